@@ -1,0 +1,1 @@
+"""mailstore: the Beam-free core of mailbeam (locations, userdb, drivers, names, search)."""

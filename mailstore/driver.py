@@ -1,0 +1,246 @@
+"""The storage driver interface: what every source and destination format implements.
+
+Modelled on Dovecot's lib-storage: one small interface, capability flags
+instead of type checks, and a registry keyed by driver name (``maildir``,
+``mbox``, ``sdbox``, ``mdbox``, ``imapc``).  The pipeline only ever talks to
+these classes.
+
+Element shapes:
+
+* :class:`Folder` -- a selectable source mailbox: ``name`` is a tuple of
+  UTF-8 components (``("INBOX",)``, ``("Archive", "2024")``), ``separator``
+  the source namespace separator, ``handle`` a driver-private locator string.
+* :class:`MessageMeta` -- one message's metadata in source (UID) order.
+* :class:`SaveRequest` / :class:`SaveResult` -- one message to write into a
+  destination mailbox and what became of it.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mailstore.errors import Kind, MailstoreError
+
+if TYPE_CHECKING:
+    from mailstore.location import MailLocation
+    from mailstore.userdb import User
+
+__all__ = [
+    "Capability",
+    "Folder",
+    "MessageMeta",
+    "SaveRequest",
+    "SaveResult",
+    "MailSource",
+    "MailDestination",
+    "SYSTEM_FLAGS",
+    "register_source",
+    "register_destination",
+    "open_source",
+    "open_destination",
+]
+
+#: The IMAP system flags that an import keeps (``\Recent`` is never kept).
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+class Capability(enum.Flag):
+    """What a driver can do; the pipeline asks these, never the driver's type."""
+
+    NONE = 0
+    FILE_PER_MSG = enum.auto()  # one file per message: re-reading a body later is cheap
+    HAVE_UIDS = enum.auto()  # messages carry IMAP UIDs
+    HAVE_GUIDS = enum.auto()  # messages carry a stable GUID
+    FLAGS_IN_INDEX = enum.auto()  # flags live in an index, not in the message files
+    SUBSCRIPTIONS = enum.auto()  # the source has a subscriptions list
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A selectable source mailbox."""
+
+    name: tuple[str, ...]
+    separator: str
+    handle: str
+
+    @property
+    def vname(self) -> str:
+        """The name as a user of the source namespace writes it (``Foo.Bar`` or ``Foo/Bar``)."""
+        return self.separator.join(self.name)
+
+    @property
+    def is_inbox(self) -> bool:
+        return len(self.name) == 1 and self.name[0].upper() == "INBOX"
+
+
+@dataclass(frozen=True)
+class MessageMeta:
+    """One source message's metadata.
+
+    ``source_key`` is stable across runs (Maildir base name, mbox offset,
+    IMAP ``UIDVALIDITY:UID``, dbox UID); ``position`` is the 0-based place in
+    the folder's UID order; ``flags`` holds IMAP system flags from
+    :data:`SYSTEM_FLAGS`; ``received_date`` and ``save_date`` are Unix
+    seconds; ``size`` is the physical size, ``vsize`` the size with CRLF line
+    endings when known; ``handle`` is a driver-private locator used by
+    :meth:`MailSource.read_message`.
+    """
+
+    source_key: str
+    position: int
+    uid: int | None
+    flags: frozenset[str]
+    keywords: tuple[str, ...]
+    received_date: int
+    save_date: int | None
+    size: int
+    vsize: int | None
+    guid: str | None
+    handle: str
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """One message to save.
+
+    ``save_id`` is deterministic for the message within its job and
+    destination mailbox (the idempotency key: saving the same id twice must
+    leave one message); ``ordinal`` orders messages within the destination
+    mailbox (source order).
+    """
+
+    save_id: str
+    ordinal: int
+    body: bytes
+    flags: frozenset[str]
+    keywords: tuple[str, ...]
+    received_date: int
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What a save did: ``status`` is ``written``, ``existed`` or ``failed``."""
+
+    save_id: str
+    status: str
+    dest_name: str = ""
+    reason: str = ""
+    refused_keywords: tuple[str, ...] = field(default_factory=tuple)
+
+
+class MailSource(abc.ABC):
+    """Read side of a driver. A source is never written: no file, lock or index."""
+
+    capabilities: Capability = Capability.NONE
+
+    @abc.abstractmethod
+    def list_folders(self) -> list[Folder]:
+        """Every selectable mailbox (``\\Noselect``/``\\NonExistent`` parents are left out)."""
+
+    @abc.abstractmethod
+    def iter_messages(self, folder: Folder) -> Iterator[MessageMeta]:
+        """The folder's messages with metadata, in UID order, ``position`` counting from 0."""
+
+    @abc.abstractmethod
+    def read_message(self, folder: Folder, meta: MessageMeta) -> bytes:
+        """The message's exact bytes; raises MailstoreError(INVALIDDATA/NOTFOUND) when unreadable."""
+
+    def subscriptions(self) -> list[tuple[str, ...]]:
+        """Subscribed mailbox names (only with Capability.SUBSCRIPTIONS)."""
+        return []
+
+    def close(self) -> None:
+        """Release connections or file handles."""
+
+    def __enter__(self) -> MailSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MailDestination(abc.ABC):
+    """Write side of a driver."""
+
+    #: The destination namespace separator.
+    separator: str = "."
+
+    @abc.abstractmethod
+    def create_mailbox(self, name: tuple[str, ...]) -> bool:
+        """Create the mailbox; True if it was created, False if it already existed."""
+
+    @abc.abstractmethod
+    def save_batch(self, name: tuple[str, ...], requests: list[SaveRequest]) -> list[SaveResult]:
+        """Durably save a batch into an existing mailbox, idempotently per ``save_id``.
+
+        When this returns, every ``written``/``existed`` message is durable at
+        its final name; a crash before that leaves nothing a re-run cannot finish.
+        """
+
+    @abc.abstractmethod
+    def subscribe(self, names: Iterable[tuple[str, ...]]) -> None:
+        """Add the mailboxes to the subscriptions (keeping what is there)."""
+
+    def validate_name(self, name: tuple[str, ...]) -> None:
+        """Raise MailstoreError(PARAMS) if the destination cannot hold this name."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> MailDestination:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+SourceFactory = Callable[["MailLocation", "User"], MailSource]
+DestinationFactory = Callable[["MailLocation", "User", int], MailDestination]
+
+_SOURCES: dict[str, SourceFactory] = {}
+_DESTINATIONS: dict[str, DestinationFactory] = {}
+
+
+def register_source(driver: str, factory: SourceFactory) -> None:
+    _SOURCES[driver] = factory
+
+
+def register_destination(driver: str, factory: DestinationFactory) -> None:
+    _DESTINATIONS[driver] = factory
+
+
+def _load_drivers() -> None:
+    # Importing a driver package registers it.
+    import mailstore.maildir  # noqa: F401
+
+
+def open_source(location: MailLocation, user: User) -> MailSource:
+    """Open a source mailbox store for ``user`` (the already-expanded location)."""
+    _load_drivers()
+    try:
+        factory = _SOURCES[location.driver]
+    except KeyError:
+        known = ", ".join(sorted(_SOURCES))
+        raise MailstoreError(
+            Kind.PARAMS,
+            f"source driver {location.driver!r} is not supported (supported: {known})",
+        ) from None
+    return factory(location, user)
+
+
+def open_destination(location: MailLocation, user: User, epoch: int) -> MailDestination:
+    """Open a destination store for ``user``; ``epoch`` is the job's fixed creation time."""
+    _load_drivers()
+    try:
+        factory = _DESTINATIONS[location.driver]
+    except KeyError:
+        known = ", ".join(sorted(_DESTINATIONS))
+        raise MailstoreError(
+            Kind.PARAMS,
+            f"destination driver {location.driver!r} is not supported (supported: {known})",
+        ) from None
+    return factory(location, user, epoch)

@@ -1,0 +1,1 @@
+"""mailbeam runners layer."""

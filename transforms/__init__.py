@@ -1,0 +1,1 @@
+"""mailbeam transforms layer."""
