@@ -43,6 +43,10 @@ class MailstoreError(Exception):
         super().__init__(message)
         self.kind = kind
 
+    def __reduce__(self) -> tuple[type[MailstoreError], tuple[Kind, str]]:
+        # Errors travel between Beam workers pickled; keep the kind.
+        return (type(self), (self.kind, str(self)))
+
     @property
     def exit_code(self) -> int:
         return exit_code_for(self.kind)
