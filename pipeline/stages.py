@@ -1,0 +1,124 @@
+"""Stage orchestration: one Beam pipeline per stage, run in order.
+
+Each stage starts from the user tasks and finds its own pending partitions
+from the previous stage's checkpoints, so any stage can be killed and re-run:
+
+1. ``list``   users → ListFolders → ListMessages       → messages/
+2. ``select`` listed folders → SelectMessages          → selected/
+3. ``write``  selected chunks → WriteToMailbox         → destination + ledger/
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+import schemas
+from transforms.list_messages import ListFolders, ListMessages
+from transforms.select import SelectMessages
+from transforms.state import JobContext, UserTask
+from transforms.write_mailbox import WriteToMailbox
+
+__all__ = ["STAGES", "run_stages", "not_yet_listed"]
+
+log = logging.getLogger("mailbeam")
+
+
+class not_yet_listed:  # noqa: N801 - a predicate used as beam.Filter
+    """True for a user whose listing has no completion marker."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+
+    def __call__(self, task: UserTask) -> bool:
+        return not schemas.exists(self._ctx.path("messages", task.key, "_SUCCESS"))
+
+
+class _PendingFoldersFn(beam.DoFn):
+    """Listed folders of a user that have no selection marker yet."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+
+    def process(self, task: UserTask) -> Iterator[tuple[UserTask, str]]:
+        marker = self._ctx.path("messages", task.key, "_SUCCESS")
+        if not schemas.exists(marker):
+            return
+        for fkey in json.loads(schemas.read_text(marker)):
+            if not schemas.exists(self._ctx.path("selected", task.key, f"{fkey}.done")):
+                yield task, fkey
+
+
+class _PendingChunksFn(beam.DoFn):
+    """Selected chunks of a user whose folders are all selected."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+
+    def process(self, task: UserTask) -> Iterator[tuple[UserTask, str]]:
+        marker = self._ctx.path("messages", task.key, "_SUCCESS")
+        if not schemas.exists(marker):
+            return
+        chunks: list[str] = []
+        for fkey in json.loads(schemas.read_text(marker)):
+            done = self._ctx.path("selected", task.key, f"{fkey}.done")
+            if not schemas.exists(done):
+                return
+            chunks.extend(c["name"] for c in json.loads(schemas.read_text(done))["chunks"])
+        for chunk in chunks:
+            yield task, chunk
+
+
+def _list_stage(ctx: JobContext, users: beam.PCollection) -> None:
+    _ = (
+        users
+        | "SkipUsersListed" >> beam.Filter(not_yet_listed(ctx))
+        | "ListFolders" >> ListFolders(ctx)
+        | "ListMessages" >> ListMessages(ctx)
+    )
+
+
+def _select_stage(ctx: JobContext, users: beam.PCollection) -> None:
+    _ = (
+        users
+        | "PendingFolders" >> beam.ParDo(_PendingFoldersFn(ctx))
+        | "SelectMessages" >> SelectMessages(ctx)
+    )
+
+
+def _write_stage(ctx: JobContext, users: beam.PCollection) -> None:
+    _ = (
+        users
+        | "PendingChunks" >> beam.ParDo(_PendingChunksFn(ctx))
+        | "WriteToMailbox" >> WriteToMailbox(ctx)
+    )
+
+
+STAGES: dict[str, Callable[[JobContext, beam.PCollection], None]] = {
+    "list": _list_stage,
+    "select": _select_stage,
+    "write": _write_stage,
+}
+
+
+def run_stages(
+    ctx: JobContext,
+    tasks: Sequence[UserTask],
+    options: PipelineOptions,
+    stages: Sequence[str] = ("list", "select", "write"),
+    on_stage: Callable[[str], None] | None = None,
+) -> None:
+    """Run the named stages in order, each as its own Beam pipeline."""
+    for name in stages:
+        if on_stage is not None:
+            on_stage(name)
+        log.info("stage %s: %d user(s)", name, len(tasks))
+        pipeline = beam.Pipeline(options=options)
+        users = pipeline | "Users" >> beam.Create(list(tasks), reshuffle=len(tasks) > 1)
+        STAGES[name](ctx, users)
+        result = pipeline.run()
+        result.wait_until_finish()

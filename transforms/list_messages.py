@@ -1,0 +1,203 @@
+"""Stage 1: list each user's source folders and their messages into ``messages/``.
+
+``users | ListFolders(ctx)`` gives ``user_to_folders``: ``(UserTask, Folder)``
+for every source folder the query's mailbox terms can match, skipping folders
+whose checkpoint exists.  ``user_to_folders | ListMessages(ctx)`` writes one
+``messages/<user>/<folder>.avro`` file per folder (``mailbeam.v1.Message``
+records without body, in UID order) and marks each user whose folders are all
+listed with ``messages/<user>/_SUCCESS``; it returns the user keys it marked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+import schemas
+from mailstore.driver import Folder, MailSource, open_source
+from mailstore.errors import Kind, MailstoreError
+from mailstore.location import expand_location, parse_location
+from mailstore.names import dest_mailbox_name
+from transforms.deadletters import DeadLetters
+from transforms.state import JobContext, UserTask, safe_key
+
+__all__ = ["ListFolders", "ListMessages", "folder_key", "open_user_source", "save_id_for"]
+
+
+def folder_key(folder: Folder) -> str:
+    return safe_key("\x00".join(folder.name))
+
+
+def save_id_for(ctx: JobContext, mailbox: tuple[str, ...] | list[str], source_key: str) -> str:
+    """The deterministic idempotency key of a message in its destination mailbox."""
+    text = "\x00".join([ctx.job_id, *mailbox, "\x01", source_key])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def open_user_source(ctx: JobContext, task: UserTask) -> MailSource:
+    location = parse_location(ctx.source_location, ctx.source_settings)
+    return open_source(expand_location(location, task.source_user), task.source_user)
+
+
+def dest_separator(ctx: JobContext) -> str:
+    return parse_location(ctx.dest_location).separator
+
+
+class _ListFoldersFn(beam.DoFn):
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+        self._folders = Metrics.counter("mailbeam", "folders_listed")
+        self._skipped = Metrics.counter("mailbeam", "folders_already_listed")
+
+    def process(self, task: UserTask) -> Iterator[tuple[UserTask, Folder]]:
+        ctx = self._ctx
+        dead = DeadLetters(ctx, task, "list", "folders")
+        try:
+            with open_user_source(ctx, task) as source:
+                folders = [
+                    f
+                    for f in source.list_folders()
+                    if ctx.query.matches_mailbox(f.vname, f.separator)
+                ]
+                exact = ctx.query.exact_mailboxes()
+                if exact is not None:
+                    _check_exact(exact, folders)
+        except MailstoreError as e:
+            dead.add(e, location=ctx.source_location)
+            dead.flush()
+            return
+        dead.flush()
+        user_dir = ctx.path("messages", task.key)
+        keys = sorted(folder_key(f) for f in folders)
+        schemas.write_text(f"{user_dir}/_FOLDERS.json", json.dumps(keys))
+        if not folders:
+            schemas.write_text(f"{user_dir}/_SUCCESS", json.dumps(keys))
+        for folder in folders:
+            if schemas.exists(f"{user_dir}/{folder_key(folder)}.avro"):
+                self._skipped.inc()
+                yield task, folder  # still reported, so the user can be marked
+                continue
+            self._folders.inc()
+            yield task, folder
+
+
+def _check_exact(names: tuple[str, ...], folders: list[Folder]) -> None:
+    """doveadm 2.3 opens plain ``MAILBOX`` names directly and fails when one is missing."""
+    for name in names:
+        if not any(f.vname == name or (f.is_inbox and name.upper() == "INBOX") for f in folders):
+            raise MailstoreError(
+                Kind.NOTFOUND, f"Mailbox {name}: Mailbox sync failed: Mailbox doesn't exist"
+            )
+
+
+class _ListMessagesFn(beam.DoFn):
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+        self._messages = Metrics.counter("mailbeam", "messages_listed")
+
+    def setup(self) -> None:
+        self._sources: dict[str, MailSource] = {}
+        self._separator = dest_separator(self._ctx)
+
+    def teardown(self) -> None:
+        for source in self._sources.values():
+            source.close()
+
+    def _source(self, task: UserTask) -> MailSource:
+        if task.key not in self._sources:
+            self._sources[task.key] = open_user_source(self._ctx, task)
+        return self._sources[task.key]
+
+    def process(self, element: tuple[UserTask, Folder]) -> Iterator[tuple[str, tuple[UserTask, str]]]:
+        task, folder = element
+        ctx = self._ctx
+        fkey = folder_key(folder)
+        path = ctx.path("messages", task.key, f"{fkey}.avro")
+        if not schemas.exists(path):
+            dead = DeadLetters(ctx, task, "list", fkey)
+            try:
+                records = list(self._records(task, folder))
+            except (MailstoreError, OSError) as e:
+                dead.add(e, mailbox=folder.name, location=folder.handle)
+                dead.flush()
+                yield task.key, (task, "")
+                return
+            schemas.write_records(path, "message", records)
+            dead.flush()
+            self._messages.inc(len(records))
+        yield task.key, (task, fkey)
+
+    def _records(self, task: UserTask, folder: Folder) -> Iterator[dict[str, Any]]:
+        ctx = self._ctx
+        dest = dest_mailbox_name(folder.name, ctx.parent, self._separator)
+        for meta in self._source(task).iter_messages(folder):
+            yield {
+                "job": ctx.job_id,
+                "dest_user": task.user.name,
+                "source_user": task.source_user.name,
+                "source_mailbox": list(folder.name),
+                "source_separator": folder.separator,
+                "folder_handle": folder.handle,
+                "dest_mailbox": list(dest),
+                "source_key": meta.source_key,
+                "position": meta.position,
+                "uid": meta.uid,
+                "flags": sorted(meta.flags),
+                "keywords": list(meta.keywords),
+                "received_date": meta.received_date,
+                "save_date": meta.save_date,
+                "size": meta.size,
+                "vsize": meta.vsize,
+                "guid": meta.guid,
+                "handle": meta.handle,
+                "save_id": save_id_for(ctx, folder.name, meta.source_key),
+                "body": None,
+            }
+
+
+class _MarkListedFn(beam.DoFn):
+    """Writes ``_SUCCESS`` for a user once every folder it listed has its checkpoint."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+
+    def process(self, element: tuple[str, Any]) -> Iterator[str]:
+        user_key, items = element
+        user_dir = self._ctx.path("messages", user_key)
+        done = {fkey for _, fkey in items if fkey}
+        expected = set(json.loads(schemas.read_text(f"{user_dir}/_FOLDERS.json")))
+        if expected <= done:
+            schemas.write_text(f"{user_dir}/_SUCCESS", json.dumps(sorted(expected)))
+            yield user_key
+
+
+class ListFolders(beam.PTransform):
+    """``UserTask`` → ``(UserTask, Folder)`` for every folder the query may select."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+
+    def expand(self, users: beam.PCollection) -> beam.PCollection:
+        return users | "ListSourceFolders" >> beam.ParDo(_ListFoldersFn(self._ctx))
+
+
+class ListMessages(beam.PTransform):
+    """``(UserTask, Folder)`` → checkpoint files; returns the keys of users fully listed."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+
+    def expand(self, user_to_folders: beam.PCollection) -> beam.PCollection:
+        return (
+            user_to_folders
+            | "WriteFolderCheckpoints" >> beam.ParDo(_ListMessagesFn(self._ctx))
+            | "GroupFoldersByUser" >> beam.GroupByKey()
+            | "MarkUsersListed" >> beam.ParDo(_MarkListedFn(self._ctx))
+        )

@@ -1,0 +1,276 @@
+"""Stage 2: select messages with the query and checkpoint them into ``selected/``.
+
+``folders | SelectMessages(ctx)`` takes ``(UserTask, folder_key)`` for each
+listed folder not yet selected and returns ``(user_key, folder_key)`` for each
+folder it finished.  Inside:
+
+* ``ReadMessageCheckpoint`` → ``(UserTask, record)``, ``mailbeam.v1.Message`` dicts;
+* :class:`FilterByQuery` keeps the records the query selects, deciding from
+  metadata first and opening a body only when the query needs one;
+* :class:`ReadBodies` fills ``body`` for sources that cannot be re-read cheaply
+  (no ``FILE_PER_MSG`` capability); a Maildir body is read once, by the sink;
+* ``WriteSelected`` writes chunks of at most :data:`CHUNK_SIZE` records in
+  source order, then ``selected/<user>/<folder>.done`` naming them, together
+  with the folder's dead letters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+import schemas
+from mailstore.driver import Capability, Folder, MailSource, MessageMeta
+from mailstore.errors import MailstoreError
+from mailstore.search import MessageView, Need
+from transforms.deadletters import DeadLetters
+from transforms.list_messages import open_user_source
+from transforms.state import JobContext, UserTask
+
+__all__ = [
+    "CHUNK_SIZE",
+    "FilterByQuery",
+    "ReadBodies",
+    "SelectMessages",
+    "folder_of",
+    "meta_of",
+]
+
+#: Records per selected chunk: the unit the sink writes and the ledger commits.
+CHUNK_SIZE = 500
+
+DEAD = "dead"
+
+
+def folder_of(record: dict[str, Any]) -> Folder:
+    return Folder(
+        name=tuple(record["source_mailbox"]),
+        separator=record["source_separator"],
+        handle=record["folder_handle"],
+    )
+
+
+def meta_of(record: dict[str, Any]) -> MessageMeta:
+    return MessageMeta(
+        source_key=record["source_key"],
+        position=record["position"],
+        uid=record["uid"],
+        flags=frozenset(record["flags"]),
+        keywords=tuple(record["keywords"]),
+        received_date=record["received_date"],
+        save_date=record["save_date"],
+        size=record["size"],
+        vsize=record["vsize"],
+        guid=record["guid"],
+        handle=record["handle"],
+    )
+
+
+class _SourceCache:
+    """One open source per user for a DoFn instance (setup → teardown)."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+        self._sources: dict[str, MailSource] = {}
+
+    def get(self, task: UserTask) -> MailSource:
+        if task.key not in self._sources:
+            self._sources[task.key] = open_user_source(self._ctx, task)
+        return self._sources[task.key]
+
+    def close(self) -> None:
+        for source in self._sources.values():
+            source.close()
+        self._sources.clear()
+
+
+class _ReadCheckpointFn(beam.DoFn):
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+
+    def process(self, element: tuple[UserTask, str]) -> Iterator[tuple[UserTask, str, Any]]:
+        task, fkey = element
+        for record in schemas.read_records(self._ctx.path("messages", task.key, f"{fkey}.avro")):
+            yield task, fkey, record
+
+
+class _FilterByQueryFn(beam.DoFn):
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+        self._kept = Metrics.counter("mailbeam", "messages_selected")
+        self._dropped = Metrics.counter("mailbeam", "messages_not_selected")
+        self._opened = Metrics.counter("mailbeam", "bodies_opened_by_filter")
+
+    def setup(self) -> None:
+        self._sources = _SourceCache(self._ctx)
+        self._need = self._ctx.query.needs()
+
+    def teardown(self) -> None:
+        self._sources.close()
+
+    def process(self, element: tuple[UserTask, str, dict[str, Any]]) -> Iterator[Any]:
+        task, fkey, record = element
+        folder = folder_of(record)
+        meta = meta_of(record)
+        loader = None
+        if self._need > Need.METADATA:
+
+            def loader() -> bytes:
+                self._opened.inc()
+                return record["body"] or self._sources.get(task).read_message(folder, meta)
+
+        view = MessageView.from_meta(folder, meta, loader=loader)
+        try:
+            matched = self._ctx.query.matches(view)
+        except (MailstoreError, OSError) as e:
+            yield pvalue.TaggedOutput(DEAD, (task, fkey, record, e))
+            return
+        if matched:
+            self._kept.inc()
+            yield task, fkey, record
+        else:
+            self._dropped.inc()
+
+
+class _ReadBodiesFn(beam.DoFn):
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+        self._read = Metrics.counter("mailbeam", "bodies_checkpointed")
+
+    def setup(self) -> None:
+        self._sources = _SourceCache(self._ctx)
+
+    def teardown(self) -> None:
+        self._sources.close()
+
+    def process(self, element: tuple[UserTask, str, dict[str, Any]]) -> Iterator[Any]:
+        task, fkey, record = element
+        source = self._sources.get(task)
+        if record["body"] is None and not source.capabilities & Capability.FILE_PER_MSG:
+            try:
+                body = source.read_message(folder_of(record), meta_of(record))
+            except (MailstoreError, OSError) as e:
+                yield pvalue.TaggedOutput(DEAD, (task, fkey, record, e))
+                return
+            record = {**record, "body": body}
+            self._read.inc()
+        yield task, fkey, record
+
+
+class FilterByQuery(beam.PTransform):
+    """``(UserTask, folder_key, record)`` → the records the job's query selects; failures tagged ``dead``."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+
+    def expand(self, records: beam.PCollection) -> Any:
+        return records | beam.ParDo(_FilterByQueryFn(self._ctx)).with_outputs(DEAD, main="main")
+
+
+class ReadBodies(beam.PTransform):
+    """Fills ``body`` where the source cannot be re-read later; failures tagged ``dead``."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+
+    def expand(self, records: beam.PCollection) -> Any:
+        return records | beam.ParDo(_ReadBodiesFn(self._ctx)).with_outputs(DEAD, main="main")
+
+
+def _chunk_name(fkey: str, position: int) -> str:
+    return f"{fkey}-{position // CHUNK_SIZE:06d}"
+
+
+class _WriteChunkFn(beam.DoFn):
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+
+    def process(self, element: tuple[tuple[str, str, str], Any]) -> Iterator[Any]:
+        (user_key, fkey, chunk), items = element
+        records = sorted((record for _, record in items), key=lambda r: r["position"])
+        path = self._ctx.path("selected", user_key, f"{chunk}.avro")
+        schemas.write_records(path, "message", records)
+        size = sum(r["size"] for r in records)
+        yield (user_key, fkey), ("chunk", {"name": chunk, "count": len(records), "bytes": size})
+
+
+class _MarkSelectedFn(beam.DoFn):
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+
+    def process(self, element: tuple[tuple[str, str], Any]) -> Iterator[tuple[str, str]]:
+        (user_key, fkey), items = element
+        task: UserTask | None = None
+        chunks: list[dict[str, Any]] = []
+        failures: list[tuple[dict[str, Any], BaseException]] = []
+        for kind, value in items:
+            if kind == "task":
+                task = value
+            elif kind == "chunk":
+                chunks.append(value)
+            else:
+                failures.append(value)
+        assert task is not None, f"folder {fkey} of {user_key} reached the marker without its task"
+        dead = DeadLetters(self._ctx, task, "select", fkey)
+        for record, exc in failures:
+            dead.add(
+                exc,
+                mailbox=record["source_mailbox"],
+                source_key=record["source_key"],
+                save_id=record["save_id"],
+                location=record["handle"],
+            )
+        dead.flush()
+        chunks.sort(key=lambda c: c["name"])
+        path = self._ctx.path("selected", user_key, f"{fkey}.done")
+        schemas.write_text(path, json.dumps({"chunks": chunks, "failed": len(failures)}))
+        yield user_key, fkey
+
+
+class SelectMessages(beam.PTransform):
+    """``(UserTask, folder_key)`` → ``(user_key, folder_key)`` once the folder's selection is
+    checkpointed."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+
+    def expand(self, folders: beam.PCollection) -> beam.PCollection:
+        ctx = self._ctx
+        records = folders | "ReadMessageCheckpoint" >> beam.ParDo(_ReadCheckpointFn(ctx))
+        filtered = records | "FilterByQuery" >> FilterByQuery(ctx)
+        bodies = filtered.main | "ReadBodies" >> ReadBodies(ctx)
+        chunks = (
+            bodies.main
+            | "KeyByChunk" >> beam.MapTuple(
+                lambda task, fkey, rec: (
+                    (task.key, fkey, _chunk_name(fkey, rec["position"])),
+                    (task, rec),
+                )
+            )
+            | "GroupChunks" >> beam.GroupByKey()
+            | "WriteSelectedChunks" >> beam.ParDo(_WriteChunkFn(ctx))
+        )
+        dead = (
+            (filtered[DEAD], bodies[DEAD])
+            | "FlattenFailures" >> beam.Flatten()
+            | "KeyFailures" >> beam.MapTuple(
+                lambda task, fkey, rec, exc: ((task.key, fkey), ("dead", (rec, exc)))
+            )
+        )
+        tasks = folders | "KeyFolders" >> beam.MapTuple(
+            lambda task, fkey: ((task.key, fkey), ("task", task))
+        )
+        return (
+            (tasks, chunks, dead)
+            | "FlattenFolderParts" >> beam.Flatten()
+            | "GroupByFolder" >> beam.GroupByKey()
+            | "MarkFoldersSelected" >> beam.ParDo(_MarkSelectedFn(ctx))
+        )
