@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _quiet_logging() -> None:
+    # Importing Beam logs an apitools warning through the root logger; keep it off the screen.
+    logging.getLogger().setLevel(logging.ERROR)
+    import apache_beam  # noqa: F401
+
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", force=True)
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
 

@@ -79,7 +79,10 @@ class _WriteChunkFn(beam.DoFn):
     def _dest(self, task: UserTask) -> MailDestination:
         if task.key not in self._dests:
             location = expand_location(parse_location(self._ctx.dest_location), task.user)
-            self._dests[task.key] = open_destination(location, task.user, self._ctx.epoch)
+            dest = open_destination(location, task.user, self._ctx.epoch)
+            # Like Dovecot opening a user's storage: the user's INBOX always exists.
+            dest.create_mailbox(("INBOX",))
+            self._dests[task.key] = dest
         return self._dests[task.key]
 
     def process(self, element: tuple[UserTask, str]) -> Iterator[tuple[str, Any]]:
