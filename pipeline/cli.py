@@ -120,19 +120,21 @@ def _print_summary(report: dict[str, Any], out: Any) -> None:
         f"{t.get('failed', 0)} failed",
         file=out,
     )
-    shown = 0
+    # One line per distinct failure: a whole mailbox failing for one reason is one line.
+    groups: dict[tuple[str, str, str, str], int] = {}
     for user in report["users"]:
         for dead in user["dead_letters"]:
-            if shown == 20:
-                print("mailbeam: ... more failures in report.json", file=out)
-                return
-            where = "/".join(dead["source_mailbox"]) or "-"
-            print(
-                f"mailbeam: user {user['user']}: {dead['stage']} failed for mailbox {where} "
-                f"{dead['source_key'] or ''}: {dead['reason']}".replace("  ", " "),
-                file=out,
-            )
-            shown += 1
+            where = "/".join(dead["source_mailbox"])
+            key = (user["user"], dead["stage"], where, dead["reason"])
+            groups[key] = groups.get(key, 0) + 1
+    for shown, ((user_name, stage, where, reason), count) in enumerate(groups.items()):
+        if shown == 20:
+            print(f"mailbeam: {len(groups) - 20} more failures: see report.json", file=out)
+            break
+        what = f"{count} message{'s' if count > 1 else ''}" if count else ""
+        box = f" in mailbox {where}" if where else ""
+        print(f"mailbeam: user {user_name}: {stage} failed{box}"
+              f"{': ' + what if count > 1 else ''}: {reason}", file=out)
 
 
 def _dry_run(args: Any, out: Any) -> int:

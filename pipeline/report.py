@@ -52,6 +52,15 @@ def _selected(ctx: JobContext, task: UserTask) -> tuple[int, int]:
     return count, size
 
 
+def _exit_code(dead: dict[str, Any]) -> int:
+    """A failed message is a data error (65) unless the cause was temporary or a permission;
+    a failed user or mailbox exits as its error kind does (e.g. 68 for a missing source)."""
+    kind = Kind(dead["kind"])
+    if dead["save_id"] and kind not in (Kind.TEMP, Kind.PERM):
+        return exit_code_for(Kind.INVALIDDATA)
+    return exit_code_for(kind)
+
+
 def build_report(
     ctx: JobContext, tasks: Sequence[UserTask], run_started_ms: int = 0
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -68,7 +77,7 @@ def build_report(
             r for r in _records(ctx.path("deadletter", task.key, "*.avro"))
             if not r["save_id"] or r["save_id"] not in in_ledger
         ]
-        codes.extend(exit_code_for(Kind(r["kind"])) for r in dead)
+        codes.extend(_exit_code(r) for r in dead)
         mailboxes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for r in ledger:
             box = mailboxes["\x1f".join(r["dest_mailbox"])]

@@ -384,4 +384,5 @@ def _os_error(what: str, e: OSError) -> MailstoreError:
         kind = Kind.NOTFOUND
     else:
         kind = Kind.TEMP
-    return MailstoreError(kind, f"{what}: {e.strerror}")
+    where = f" ({e.filename})" if e.filename else ""
+    return MailstoreError(kind, f"{what}: {e.strerror}{where}")
