@@ -146,3 +146,27 @@ def test_appends_to_existing_mailbox_and_keeps_its_keywords(
     result = run_mailbeam(dovecot, mb.name, maildir, "", ["ALL"], tmp_path / "state")
     assert result.returncode == 0, result.stderr
     assert dovecot.snapshot(mb.name)["mailboxes"] == dovecot.snapshot(ref.name)["mailboxes"]
+
+
+@pytest.mark.parametrize("runner", ["portable", "multiprocess"])
+def test_separate_worker_processes_give_the_same_result(
+    dovecot: DovecotServer, tmp_path: Path, runner: str
+) -> None:
+    """Beam's PortableRunner (external worker pool) and FnApiRunner's multi_processing mode run
+    the DoFns in other processes: nothing may rely on state shared with the launching process."""
+    users = [_user(dovecot, runner[:4]) for _ in range(2)]
+    corpus = make_corpus(tmp_path / "snap", [u.name for u in users], seed=13)
+    user_file = tmp_path / "users.txt"
+    user_file.write_text("".join(f"{u.name}\n" for u in users))
+    result = mailbeam(
+        "import", "--userdb", f"passwd-file:{dovecot.passwd_file}", "-F", str(user_file),
+        "--runner", runner, "--state-dir", str(tmp_path / "state"), "--progress", "none", "-s",
+        f"maildir:{tmp_path / 'snap'}/%u/Maildir", "Restored", "ALL",
+    )
+    assert result.returncode == 0, result.stderr
+    for u in users:
+        expected = reference(dovecot, corpus[u.name]["maildir"], "Restored", ["ALL"],
+                             subscribe=True)
+        got = dovecot.snapshot(u.name)
+        assert got["mailboxes"] == expected["mailboxes"], u.name
+        assert got["subscriptions"] == expected["subscriptions"], u.name
