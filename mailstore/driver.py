@@ -21,7 +21,7 @@ import abc
 import enum
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from mailstore.errors import Kind, MailstoreError
 
@@ -30,18 +30,18 @@ if TYPE_CHECKING:
     from mailstore.userdb import User
 
 __all__ = [
+    "SYSTEM_FLAGS",
     "Capability",
     "Folder",
+    "MailDestination",
+    "MailSource",
     "MessageMeta",
     "SaveRequest",
     "SaveResult",
-    "MailSource",
-    "MailDestination",
-    "SYSTEM_FLAGS",
-    "register_source",
-    "register_destination",
-    "open_source",
     "open_destination",
+    "open_source",
+    "register_destination",
+    "register_source",
 ]
 
 #: The IMAP system flags that an import keeps (``\Recent`` is never kept).
@@ -156,7 +156,7 @@ class MailSource(abc.ABC):
     def close(self) -> None:
         """Release connections or file handles."""
 
-    def __enter__(self) -> MailSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -191,7 +191,7 @@ class MailDestination(abc.ABC):
     def close(self) -> None:
         """Release connections."""
 
-    def __enter__(self) -> MailDestination:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

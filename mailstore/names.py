@@ -11,7 +11,7 @@ Names are tuples of UTF-8 components here, so the conversion is per component.
 
 from __future__ import annotations
 
-__all__ = ["dest_mailbox_name", "parent_components", "join_name"]
+__all__ = ["dest_mailbox_name", "join_name", "parent_components"]
 
 
 def parent_components(parent: str, dest_separator: str) -> tuple[str, ...]:

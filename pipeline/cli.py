@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 from mailstore.errors import Kind, MailstoreError
 
-__all__ = ["run", "main"]
+__all__ = ["main", "run"]
 
 log = logging.getLogger("mailbeam")
 
@@ -138,11 +138,11 @@ def _print_summary(report: dict[str, Any], out: Any) -> None:
 
 
 def _dry_run(args: Any, out: Any) -> int:
+    import schemas
     from pipeline.job import prepare_job
     from pipeline.stages import run_stages
     from runners.profiles import runner_options
     from transforms.state import glob_paths
-    import schemas
 
     tmp = tempfile.mkdtemp(prefix="mailbeam-dry-run-")
     try:
@@ -168,12 +168,12 @@ def _dry_run(args: Any, out: Any) -> int:
 
 
 def _import(args: Any, out: Any, err: Any) -> int:
+    import schemas
     from pipeline.job import prepare_job
     from pipeline.progress import ProgressMonitor
     from pipeline.report import build_report, write_report
     from pipeline.stages import run_stages
     from runners.profiles import runner_options
-    import schemas
 
     if args.dry_run:
         return _dry_run(args, out)
@@ -189,13 +189,15 @@ def _import(args: Any, out: Any, err: Any) -> int:
     else:
         if job.resumed:
             print(f"mailbeam: resuming job {ctx.job_id} from {ctx.job_dir}", file=err)
-        with runner_options(args.runner, args.runner_options) as options:
-            with ProgressMonitor(ctx, args.progress) as monitor:
+        with (
+            runner_options(args.runner, args.runner_options) as options,
+            ProgressMonitor(ctx, args.progress) as monitor,
+        ):
 
-                def on_stage(name: str) -> None:
-                    monitor.stage = name
+            def on_stage(name: str) -> None:
+                monitor.stage = name
 
-                run_stages(ctx, job.tasks, options, on_stage=on_stage)
+            run_stages(ctx, job.tasks, options, on_stage=on_stage)
     report, manifest = build_report(ctx, job.tasks, started)
     write_report(ctx, report, manifest, args.report)
     _print_summary(report, err)

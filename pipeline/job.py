@@ -24,7 +24,7 @@ from mailstore.search import parse_query
 from mailstore.userdb import PasswdFile, User, read_user_file, system_user
 from transforms.state import JobContext, UserTask
 
-__all__ = ["ImportArgs", "Job", "prepare_job", "job_id_for", "DEFAULT_DEST", "DEFAULT_STATE_DIR"]
+__all__ = ["DEFAULT_DEST", "DEFAULT_STATE_DIR", "ImportArgs", "Job", "job_id_for", "prepare_job"]
 
 DEFAULT_DEST = "maildir:~/Maildir"
 DEFAULT_STATE_DIR = "mailbeam-state"

@@ -15,12 +15,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import schemas
 from transforms.state import JobContext, glob_paths
 
-__all__ = ["Snapshot", "snapshot", "ProgressMonitor", "PROGRESS_MODES"]
+__all__ = ["PROGRESS_MODES", "ProgressMonitor", "Snapshot", "snapshot"]
 
 PROGRESS_MODES = ("auto", "bar", "log", "none")
 _COUNT = re.compile(r"-n(\d+)\.avro$")
@@ -76,7 +76,7 @@ class ProgressMonitor:
         self.stage = ""
         self._bar: Any = None
 
-    def __enter__(self) -> ProgressMonitor:
+    def __enter__(self) -> Self:
         if self._mode != "none":
             self._thread = threading.Thread(target=self._run, name="mailbeam-progress", daemon=True)
             self._thread.start()

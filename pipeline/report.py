@@ -21,7 +21,7 @@ import schemas
 from mailstore.errors import Kind, exit_code_for, worst_exit_code
 from transforms.state import JobContext, UserTask, glob_paths
 
-__all__ = ["build_report", "write_report", "MANIFEST_SCHEMA"]
+__all__ = ["MANIFEST_SCHEMA", "build_report", "write_report"]
 
 MANIFEST_SCHEMA = pa.schema([
     ("dest_user", pa.string()),
@@ -87,7 +87,7 @@ def build_report(
         selected, selected_bytes = _selected(ctx, task)
         listed = schemas.exists(ctx.path("messages", task.key, "_SUCCESS"))
         done = schemas.exists(ctx.path("written", f"{task.key}._SUCCESS"))
-        entry = {
+        entry: dict[str, Any] = {
             "user": task.user.name,
             "source_user": task.source_user.name,
             "complete": done,

@@ -23,12 +23,12 @@ from transforms.select import SelectMessages
 from transforms.state import JobContext, UserTask
 from transforms.write_mailbox import WriteToMailbox
 
-__all__ = ["STAGES", "run_stages", "not_yet_listed"]
+__all__ = ["STAGES", "not_yet_listed", "run_stages"]
 
 log = logging.getLogger("mailbeam")
 
 
-class not_yet_listed:  # noqa: N801 - a predicate used as beam.Filter
+class not_yet_listed:
     """True for a user whose listing has no completion marker."""
 
     def __init__(self, ctx: JobContext) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import fastavro
 from apache_beam.io.filesystems import FileSystems
 
-__all__ = ["load_schema", "write_records", "read_records", "write_text", "read_text", "exists"]
+__all__ = ["exists", "load_schema", "read_records", "read_text", "write_records", "write_text"]
 
 
 @functools.cache
@@ -76,7 +76,7 @@ def write_records(path: str, schema_name: str, records: Iterable[dict[str, Any]]
 def read_records(path: str) -> Iterator[dict[str, Any]]:
     """Iterate the records of one Avro checkpoint file."""
     with FileSystems.open(path) as f:
-        yield from fastavro.reader(f)
+        yield from fastavro.reader(f)  # type: ignore[misc]  # our schemas are records: dicts
 
 
 def write_text(path: str, text: str) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["mailbeam", "mailbeam_popen", "MAILBEAM"]
+__all__ = ["MAILBEAM", "mailbeam", "mailbeam_popen"]
 
 #: The console script installed next to this interpreter, else ``python -m pipeline``.
 _SCRIPT = Path(sys.executable).parent / "mailbeam"
@@ -20,10 +20,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-def mailbeam(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def mailbeam(
+    *args: str, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run ``mailbeam ARGS…`` to the end; stdout and stderr captured as text."""
     return subprocess.run(
-        [*MAILBEAM, *args], capture_output=True, text=True, cwd=cwd, env=_env(), timeout=timeout
+        [*MAILBEAM, *args], check=False, capture_output=True, text=True, cwd=cwd, env=_env(),
+        timeout=timeout,
     )
 
 

@@ -95,7 +95,8 @@ def _without_root_powers() -> list[str]:
 
 def _mailbeam_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([*_without_root_powers(), *MAILBEAM, *args], capture_output=True,
+    return subprocess.run([*_without_root_powers(), *MAILBEAM, *args], check=False,
+                          capture_output=True,
                           text=True, env=env, timeout=300)
 
 

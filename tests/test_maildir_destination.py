@@ -106,12 +106,14 @@ def test_names_and_placement(dest, tmp_path):
     assert [r.status for r in results] == ["written"] * 4
     assert [r.dest_name for r in results] == [
         f"new/{EPOCH}.M0Pplain.mailbeam,S=2,W=3",
-        f"cur/{EPOCH}.M1Pseen.mailbeam,S=3,W=3:2,S",
+        f"cur/{EPOCH}.M1Pseen.mailbeam,S=2,W=3:2,S",
         f"cur/{EPOCH}.M2Pkw.mailbeam,S=4,W=6:2,a",
         f"cur/{EPOCH}.M3Pall.mailbeam,S=17,W=20:2,DFRST",
     ]
     assert _files(root) == sorted(r.dest_name for r in results)  # tmp/ is empty again
     assert (root / results[0].dest_name).read_bytes() == b"a\n"
+    # CRLF is stored as LF, as Dovecot stores what it saves.
+    assert (root / results[1].dest_name).read_bytes() == b"b\n"
 
 
 def test_save_twice_is_idempotent(dest, tmp_path):
@@ -238,7 +240,7 @@ def test_round_trip_through_source(dest, tmp_path):
         ({"\\Seen", "\\Answered"}, ("$Label1",), 1000),
         (frozenset(), (), 2000),
     ]
-    assert [source.read_message(folder, m) for m in metas] == [b"one\n", b"two\r\n"]
+    assert [source.read_message(folder, m) for m in metas] == [b"one\n", b"two\n"]  # stored as LF
 
 
 def test_subscribe(tmp_path):

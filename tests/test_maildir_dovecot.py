@@ -117,7 +117,8 @@ def _expected(batch):
     rows = []
     for req in sorted(batch, key=lambda r: r.ordinal):
         keywords = {"$Junk" if k.lower() == "$junk" else k for k in req.keywords}
-        rows.append((set(req.flags) | keywords, str(req.received_date), req.body.decode()))
+        stored = req.body.replace(b"\r\n", b"\n")  # Dovecot and mailbeam store LF
+        rows.append((set(req.flags) | keywords, str(req.received_date), stored.decode()))
     return rows
 
 

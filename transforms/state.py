@@ -31,7 +31,7 @@ from mailstore.userdb import User
 if TYPE_CHECKING:
     from mailstore.search import Query
 
-__all__ = ["JobContext", "UserTask", "safe_key", "now_ms", "user_dir", "glob_paths"]
+__all__ = ["JobContext", "UserTask", "glob_paths", "now_ms", "safe_key", "user_dir"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 

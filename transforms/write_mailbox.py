@@ -27,7 +27,7 @@ from transforms.deadletters import DeadLetters
 from transforms.select import _SourceCache, folder_of, meta_of
 from transforms.state import JobContext, UserTask, glob_paths, now_ms
 
-__all__ = ["WriteToMailbox", "BATCH_MESSAGES", "BATCH_BYTES", "not_yet_written"]
+__all__ = ["BATCH_BYTES", "BATCH_MESSAGES", "WriteToMailbox", "not_yet_written"]
 
 #: A durable batch: at most this many messages or bytes between two ledger appends.
 BATCH_MESSAGES = 250
@@ -42,7 +42,7 @@ def ledger_ids(ctx: JobContext, user_key: str, chunk: str) -> set[str]:
     return ids
 
 
-class not_yet_written:  # noqa: N801 - a predicate used as beam.Filter, named as what it asks
+class not_yet_written:
     """True for a user whose write stage has no completion marker; counts the others."""
 
     def __init__(self, ctx: JobContext) -> None:
