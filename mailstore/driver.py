@@ -147,7 +147,7 @@ class MailSource(abc.ABC):
 
     @abc.abstractmethod
     def read_message(self, folder: Folder, meta: MessageMeta) -> bytes:
-        """The message's exact bytes; raises MailstoreError(INVALIDDATA/NOTFOUND) when unreadable."""
+        """The message's exact bytes; MailstoreError (INVALIDDATA, NOTFOUND) when unreadable."""
 
     def subscriptions(self) -> list[tuple[str, ...]]:
         """Subscribed mailbox names (only with Capability.SUBSCRIPTIONS)."""

@@ -152,7 +152,8 @@ def prepare_job(args: ImportArgs) -> Job:
         epoch = int(json.loads(schemas.read_text(job_file))["epoch"])
     else:
         epoch = int(time.time())
-        schemas.write_text(job_file, json.dumps(_job_document(args, job_id, epoch, users), indent=2))
+        document = _job_document(args, job_id, epoch, users)
+        schemas.write_text(job_file, json.dumps(document, indent=2))
     ctx = JobContext(
         job_id=job_id,
         job_dir=job_dir,

@@ -113,7 +113,9 @@ class _ListMessagesFn(beam.DoFn):
             self._sources[task.key] = open_user_source(self._ctx, task)
         return self._sources[task.key]
 
-    def process(self, element: tuple[UserTask, Folder]) -> Iterator[tuple[str, tuple[UserTask, str]]]:
+    def process(
+        self, element: tuple[UserTask, Folder]
+    ) -> Iterator[tuple[str, tuple[UserTask, str]]]:
         task, folder = element
         ctx = self._ctx
         fkey = folder_key(folder)

@@ -163,7 +163,7 @@ class _ReadBodiesFn(beam.DoFn):
 
 
 class FilterByQuery(beam.PTransform):
-    """``(UserTask, folder_key, record)`` → the records the job's query selects; failures tagged ``dead``."""
+    """``(UserTask, folder_key, record)`` → what the query selects; failures tagged ``dead``."""
 
     def __init__(self, ctx: JobContext) -> None:
         super().__init__()

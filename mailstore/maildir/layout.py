@@ -8,7 +8,7 @@ Maildir++ (separator ``.``)::
 
     ~/Maildir/{cur,new,tmp}              INBOX
     ~/Maildir/.Foo/                      Foo          (selectable even without cur/)
-    ~/Maildir/.Foo.Bar/                  Foo.Bar      (Foo without .Foo is \\NonExistent: not listed)
+    ~/Maildir/.Foo.Bar/                  Foo.Bar      (Foo without .Foo: \\NonExistent, unlisted)
     ~/Maildir/.INBOX.sub/                INBOX.sub
     ~/Maildir/.Entw&APw-rfe/             Entwürfe
     ~/Maildir/..DOVECOT-TRASHED/         ignored
