@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,13 @@ def test_same_as_doveadm_import(dovecot: DovecotServer, tmp_path: Path, parent: 
     assert tree_fingerprint(maildir) == before
 
 
-def test_fs_layout_source_into_maildirpp(dovecot: DovecotServer, tmp_path: Path) -> None:
-    """An fs-layout source (``/`` separator) with a ``.`` in a name: doveadm's ``_`` rule."""
+@pytest.mark.parametrize("style", ["2.3", "2.4"])
+def test_fs_layout_source_into_maildirpp(dovecot: DovecotServer, tmp_path: Path,
+                                         style: str) -> None:
+    """An fs-layout source (``/`` separator) with a ``.`` in a name: doveadm's ``_`` rule.
+
+    The layout is given 2.3-style (``:LAYOUT=fs``) or 2.4-style (``-p mailbox_list_layout=fs``).
+    """
     root = tmp_path / "fs" / "Maildir"
     for rel in ["", "Work", "Work/2024", "a.b", "x/y_z"]:
         for sub in ("cur", "new", "tmp"):
@@ -97,12 +103,33 @@ def test_fs_layout_source_into_maildirpp(dovecot: DovecotServer, tmp_path: Path)
         name.write_bytes(f"Subject: m{i}\n\nbody {i}\n".encode())
     expected = reference(dovecot, root, "", ["ALL"], layout=":LAYOUT=fs")
     user = _user(dovecot, "mb")
-    result = run_mailbeam(dovecot, user.name, root, "", ["ALL"], tmp_path / "state",
-                          layout=":LAYOUT=fs")
+    if style == "2.3":
+        result = run_mailbeam(dovecot, user.name, root, "", ["ALL"], tmp_path / "state",
+                              layout=":LAYOUT=fs")
+    else:
+        result = run_mailbeam(dovecot, user.name, root, "", ["ALL"], tmp_path / "state",
+                              "-p", "mailbox_list_layout=fs")
     assert result.returncode == 0, result.stderr
     got = dovecot.snapshot(user.name)
     assert got["mailboxes"] == expected["mailboxes"]
     assert "a_b" in got["mailboxes"] and "x.y_z" in got["mailboxes"]
+
+
+def test_source_user_expands_the_source_location(dovecot: DovecotServer, tmp_path: Path) -> None:
+    """``-U restore maildir:~/Maildir``: the home of the source user, written for the -u user."""
+    source = _user(dovecot, "restore")
+    corpus = make_corpus(tmp_path / "snap", ["x"], seed=17)
+    shutil.copytree(corpus["x"]["maildir"], source.maildir, copy_function=shutil.copy2)
+    ref = _user(dovecot, "ref")
+    dovecot.import_(ref.name, f"maildir:{dovecot.copy_for(ref.name, source.maildir)}", "", "ALL")
+    user = _user(dovecot, "mb")
+    result = mailbeam(
+        "import", "--userdb", f"passwd-file:{dovecot.passwd_file}", "-u", user.name,
+        "-U", source.name, "--state-dir", str(tmp_path / "state"), "--progress", "none",
+        "maildir:~/Maildir", "", "ALL",
+    )
+    assert result.returncode == 0, result.stderr
+    assert dovecot.snapshot(user.name)["mailboxes"] == dovecot.snapshot(ref.name)["mailboxes"]
 
 
 def test_several_users_from_a_user_file(dovecot: DovecotServer, tmp_path: Path) -> None:
