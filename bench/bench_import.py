@@ -12,8 +12,8 @@ Steps (see bench/README.md for the fairness notes):
 3. Time ``doveadm import -u bench-doveadm maildir:<copy owned by the mail uid> "" ALL`` and
    ``mailbeam import ... -u bench-mailbeam maildir:<source> "" ALL`` as subprocesses (wall clock),
    each started with the source warm in the page cache and no dirty pages pending; record each
-   one's peak RSS (largest single process, from ``wait4``) and the peak sum of RSS over its process
-   tree (polled from /proc).
+   one's peak RSS (the largest VmHWM of any one process) and the peak sum of RSS over its process
+   tree, both polled from /proc.
 4. Check that both destinations hold the same number of messages per mailbox (and the generated
    count); exit 1 loudly if not.
 5. Print a table; ``--json FILE`` writes the numbers.
@@ -335,7 +335,7 @@ class Run:
     name: str
     seconds: float
     exit_code: int
-    peak_rss_mb: float  # largest single process of the tree (wait4 ru_maxrss)
+    peak_rss_mb: float  # largest VmHWM of any process in the tree, polled
     peak_tree_rss_mb: float  # largest sum of RSS over the live tree, polled
     output: str = field(repr=False, default="")
 
@@ -354,8 +354,10 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _tree_rss(root: int, page: int) -> int:
+def _tree_memory(root: int) -> tuple[int, int]:
+    """(sum of VmRSS, largest VmHWM) in kB over the live process tree under ``root``."""
     total = 0
+    largest = 0
     todo = [root]
     seen: set[int] = set()
     while todo:
@@ -364,19 +366,31 @@ def _tree_rss(root: int, page: int) -> int:
             continue
         seen.add(pid)
         try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * page
-        except (OSError, IndexError, ValueError):
+            with open(f"/proc/{pid}/status") as f:
+                status = f.read()
+        except OSError:
             continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                largest = max(largest, int(line.split()[1]))
         todo.extend(_children(pid))
-    return total
+    return total, largest
 
 
 def timed(name: str, cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
-    """Run ``cmd`` to the end; wall clock, peak RSS of one process and of the whole tree."""
-    page = os.sysconf("SC_PAGE_SIZE")
+    """Run ``cmd`` to the end; wall clock, peak RSS of one process and of the whole tree.
+
+    Memory is polled from /proc, not taken from ``wait4``'s ``ru_maxrss``: a child forked from
+    this (large) Python process inherits its RSS high-water mark, and Linux carries it across
+    ``exec``, so ``ru_maxrss`` would report this script's size for a small child like doveadm.
+    ``VmHWM`` belongs to the exec'd image, so polling it only misses growth in a process's last
+    poll interval (50 ms) and processes that live shorter than that.
+    """
     log = open(cwd / f"{name}.log", "w+b")  # noqa: SIM115 - closed below
-    peak = [0]
+    peak_sum = [0]
+    peak_one = [0]
     done = threading.Event()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -385,14 +399,15 @@ def timed(name: str, cmd: Sequence[str], cwd: Path, env: dict[str, str] | None =
 
     def poll() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(proc.pid, page))
+            total, largest = _tree_memory(proc.pid)
+            peak_sum[0] = max(peak_sum[0], total)
+            peak_one[0] = max(peak_one[0], largest)
             done.wait(0.05)
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc.wait()
     seconds = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
     done.set()
     poller.join()
     log.seek(0)
@@ -402,8 +417,8 @@ def timed(name: str, cmd: Sequence[str], cwd: Path, env: dict[str, str] | None =
         name=name,
         seconds=seconds,
         exit_code=proc.returncode,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
-        peak_tree_rss_mb=peak[0] / 2**20,
+        peak_rss_mb=peak_one[0] / 1024,
+        peak_tree_rss_mb=peak_sum[0] / 1024,
         output=output,
     )
 

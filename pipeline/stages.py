@@ -10,17 +10,15 @@ from the previous stage's checkpoints, so any stage can be killed and re-run:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-import schemas
 from transforms.list_messages import ListFolders, ListMessages
 from transforms.select import SelectMessages
-from transforms.state import JobContext, UserTask
+from transforms.state import JobContext, UserTask, listing_marker, selection_marker
 from transforms.write_mailbox import WriteToMailbox
 
 __all__ = ["STAGES", "not_yet_listed", "run_stages"]
@@ -28,49 +26,54 @@ __all__ = ["STAGES", "not_yet_listed", "run_stages"]
 log = logging.getLogger("mailbeam")
 
 
-class not_yet_listed:
-    """True for a user whose listing has no completion marker."""
+class not_yet_listed:  # a predicate used as beam.Filter, named as what it asks
+    """True for a user whose listing has no marker yet, or has folders to retry."""
 
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
 
     def __call__(self, task: UserTask) -> bool:
-        return not schemas.exists(self._ctx.path("messages", task.key, "_SUCCESS"))
+        marker = listing_marker(self._ctx, task.key)
+        return marker is None or bool(marker["failed"])
 
 
 class _PendingFoldersFn(beam.DoFn):
-    """Listed folders of a user that have no selection marker yet."""
+    """Listed folders of a user not selected yet, or whose selection had failures to retry."""
 
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
 
     def process(self, task: UserTask) -> Iterator[tuple[UserTask, str]]:
-        marker = self._ctx.path("messages", task.key, "_SUCCESS")
-        if not schemas.exists(marker):
+        marker = listing_marker(self._ctx, task.key)
+        if marker is None:
             return
-        for fkey in json.loads(schemas.read_text(marker)):
-            if not schemas.exists(self._ctx.path("selected", task.key, f"{fkey}.done")):
+        for fkey in marker["folders"]:
+            done = selection_marker(self._ctx, task.key, fkey)
+            if done is None or done["failed"]:
                 yield task, fkey
 
 
 class _PendingChunksFn(beam.DoFn):
-    """Selected chunks of a user whose folders are all selected."""
+    """Selected chunks of a listed user; ``(task, "")`` for a user with none, so that the
+    write stage still creates its INBOX and marks it."""
 
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
 
     def process(self, task: UserTask) -> Iterator[tuple[UserTask, str]]:
-        marker = self._ctx.path("messages", task.key, "_SUCCESS")
-        if not schemas.exists(marker):
+        marker = listing_marker(self._ctx, task.key)
+        if marker is None:
             return
         chunks: list[str] = []
-        for fkey in json.loads(schemas.read_text(marker)):
-            done = self._ctx.path("selected", task.key, f"{fkey}.done")
-            if not schemas.exists(done):
+        for fkey in marker["folders"]:
+            done = selection_marker(self._ctx, task.key, fkey)
+            if done is None:
                 return
-            chunks.extend(c["name"] for c in json.loads(schemas.read_text(done))["chunks"])
+            chunks.extend(c["name"] for c in done["chunks"])
         for chunk in chunks:
             yield task, chunk
+        if not chunks:
+            yield task, ""
 
 
 def _list_stage(ctx: JobContext, users: beam.PCollection) -> None:

@@ -135,6 +135,16 @@ def test_unreadable_message_is_dead_lettered_and_the_rest_imported(
     assert len(stored) == total
 
 
+def test_unreadable_userdb_exits_77_naming_it(tmp_path: Path, userdb: Path) -> None:
+    userdb.chmod(0)
+    result = _mailbeam_unprivileged(
+        "import", "--userdb", f"passwd-file:{userdb}", "-u", "alice",
+        "--state-dir", str(tmp_path / "state"), "maildir:/x", "", "ALL")
+    assert result.returncode == 77, result.stderr
+    assert str(userdb) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_unwritable_destination_exits_77_naming_it(tmp_path: Path, userdb: Path) -> None:
     corpus = make_corpus(tmp_path / "src", ["alice"], seed=2)
     home = tmp_path / "home" / "alice"

@@ -155,17 +155,6 @@ def test_missing_file(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
-def test_unreadable_file(tmp_path: Path) -> None:
-    path = tmp_path / "users"
-    path.write_text("a\n", encoding="utf-8")
-    path.chmod(0)
-    with pytest.raises(MailstoreError) as info:
-        PasswdFile(str(path))
-    assert info.value.kind is Kind.PERM
-    assert str(path) in str(info.value)
-
-
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "users"
     path.write_bytes(b"caf\xe9:x\n")

@@ -4,8 +4,10 @@
 for every source folder the query's mailbox terms can match, skipping folders
 whose checkpoint exists.  ``user_to_folders | ListMessages(ctx)`` writes one
 ``messages/<user>/<folder>.avro`` file per folder (``mailbeam.v1.Message``
-records without body, in UID order) and marks each user whose folders are all
-listed with ``messages/<user>/_SUCCESS``; it returns the user keys it marked.
+records without body, in UID order) and marks each user with
+``messages/<user>/_SUCCESS`` naming the folders listed and those that failed
+(a failed folder does not stop its user; a re-run retries it); it returns the
+user keys it marked.
 """
 
 from __future__ import annotations
@@ -73,10 +75,8 @@ class _ListFoldersFn(beam.DoFn):
             return
         dead.flush()
         user_dir = ctx.path("messages", task.key)
-        keys = sorted(folder_key(f) for f in folders)
-        schemas.write_text(f"{user_dir}/_FOLDERS.json", json.dumps(keys))
         if not folders:
-            schemas.write_text(f"{user_dir}/_SUCCESS", json.dumps(keys))
+            schemas.write_text(f"{user_dir}/_SUCCESS", json.dumps({"folders": [], "failed": []}))
         for folder in folders:
             if schemas.exists(f"{user_dir}/{folder_key(folder)}.avro"):
                 self._skipped.inc()
@@ -113,9 +113,7 @@ class _ListMessagesFn(beam.DoFn):
             self._sources[task.key] = open_user_source(self._ctx, task)
         return self._sources[task.key]
 
-    def process(
-        self, element: tuple[UserTask, Folder]
-    ) -> Iterator[tuple[str, tuple[UserTask, str]]]:
+    def process(self, element: tuple[UserTask, Folder]) -> Iterator[tuple[str, tuple[str, bool]]]:
         task, folder = element
         ctx = self._ctx
         fkey = folder_key(folder)
@@ -127,12 +125,12 @@ class _ListMessagesFn(beam.DoFn):
             except (MailstoreError, OSError) as e:
                 dead.add(e, mailbox=folder.name, location=folder.handle)
                 dead.flush()
-                yield task.key, (task, "")
+                yield task.key, (fkey, False)
                 return
             schemas.write_records(path, "message", records)
             dead.flush()
             self._messages.inc(len(records))
-        yield task.key, (task, fkey)
+        yield task.key, (fkey, True)
 
     def _records(self, task: UserTask, folder: Folder) -> Iterator[dict[str, Any]]:
         ctx = self._ctx
@@ -163,19 +161,20 @@ class _ListMessagesFn(beam.DoFn):
 
 
 class _MarkListedFn(beam.DoFn):
-    """Writes ``_SUCCESS`` for a user once every folder it listed has its checkpoint."""
+    """Writes ``_SUCCESS`` for a user: the folders listed and the ones to retry."""
 
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
 
     def process(self, element: tuple[str, Any]) -> Iterator[str]:
         user_key, items = element
-        user_dir = self._ctx.path("messages", user_key)
-        done = {fkey for _, fkey in items if fkey}
-        expected = set(json.loads(schemas.read_text(f"{user_dir}/_FOLDERS.json")))
-        if expected <= done:
-            schemas.write_text(f"{user_dir}/_SUCCESS", json.dumps(sorted(expected)))
-            yield user_key
+        results = dict(items)
+        marker = {
+            "folders": sorted(k for k, ok in results.items() if ok),
+            "failed": sorted(k for k, ok in results.items() if not ok),
+        }
+        schemas.write_text(self._ctx.path("messages", user_key, "_SUCCESS"), json.dumps(marker))
+        yield user_key
 
 
 class ListFolders(beam.PTransform):

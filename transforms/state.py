@@ -5,9 +5,9 @@ State directory of one job (``<state-dir>/<job-id>/``)::
     job.json                                  the job spec (no secrets), epoch, users
     messages/<user>/_FOLDERS.json             folder keys the listing found
     messages/<user>/<folder>.avro             mailbeam.v1.Message records, no body
-    messages/<user>/_SUCCESS                  listing of this user complete
+    messages/<user>/_SUCCESS                  listing done: {"folders": [...], "failed": [...]}
     selected/<user>/<folder>-<n>.avro         selected records, chunk n (body when needed)
-    selected/<user>/<folder>.done             JSON list of the folder's chunk names
+    selected/<user>/<folder>.done             {"chunks": [{name, count, bytes}], "failed": n}
     ledger/<user>/<chunk>-<k>.avro            mailbeam.v1.LedgerEntry, one file per durable batch
     deadletter/<user>/<stage>-<part>.avro     mailbeam.v1.DeadLetter, rewritten per attempt
     written/<user>._SUCCESS                   every chunk of this user written (and subscribed)
@@ -19,6 +19,7 @@ State directory of one job (``<state-dir>/<job-id>/``)::
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from apache_beam.io.filesystems import FileSystems
 
+import schemas
 from mailstore.userdb import User
 
 if TYPE_CHECKING:
@@ -85,3 +87,22 @@ def glob_paths(pattern: str) -> list[str]:
     """Paths matching a FileSystems glob (empty when nothing matches)."""
     result: list[Any] = FileSystems.match([pattern])[0].metadata_list
     return sorted(m.path for m in result)
+
+
+def read_json(path: str) -> Any:
+    """A JSON marker's content, or None when it does not exist."""
+    if not schemas.exists(path):
+        return None
+    return json.loads(schemas.read_text(path))
+
+
+def listing_marker(ctx: JobContext, user_key: str) -> dict[str, list[str]] | None:
+    """``{"folders": [listed folder keys], "failed": [folder keys to retry]}`` or None."""
+    marker: dict[str, list[str]] | None = read_json(ctx.path("messages", user_key, "_SUCCESS"))
+    return marker
+
+
+def selection_marker(ctx: JobContext, user_key: str, fkey: str) -> dict[str, Any] | None:
+    """``{"chunks": [{"name", "count", "bytes"}], "failed": n}`` or None."""
+    marker: dict[str, Any] | None = read_json(ctx.path("selected", user_key, f"{fkey}.done"))
+    return marker

@@ -25,7 +25,14 @@ from mailstore.errors import Kind, MailstoreError
 from mailstore.location import expand_location, parse_location
 from transforms.deadletters import DeadLetters
 from transforms.select import _SourceCache, folder_of, meta_of
-from transforms.state import JobContext, UserTask, glob_paths, now_ms
+from transforms.state import (
+    JobContext,
+    UserTask,
+    glob_paths,
+    listing_marker,
+    now_ms,
+    selection_marker,
+)
 
 __all__ = ["BATCH_BYTES", "BATCH_MESSAGES", "WriteToMailbox", "not_yet_written"]
 
@@ -88,8 +95,18 @@ class _WriteChunkFn(beam.DoFn):
     def process(self, element: tuple[UserTask, str]) -> Iterator[tuple[str, Any]]:
         task, chunk = element
         ctx = self._ctx
-        records = list(schemas.read_records(ctx.path("selected", task.key, f"{chunk}.avro")))
+        records = []
+        if chunk:
+            records = list(schemas.read_records(ctx.path("selected", task.key, f"{chunk}.avro")))
         if not records:
+            # Nothing selected for this user: its INBOX still exists afterwards, as with doveadm.
+            dead = DeadLetters(ctx, task, "write", "inbox")
+            try:
+                self._dest(task)
+            except (MailstoreError, OSError) as e:
+                dead.add(e, location=ctx.dest_location)
+            dead.flush()
+            yield task.key, (task, None, len(dead.records))
             return
         mailbox = tuple(records[0]["dest_mailbox"])
         done = ledger_ids(ctx, task.key, chunk)
@@ -207,13 +224,24 @@ class _FinishUserFn(beam.DoFn):
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
 
+    def _earlier_failures(self, task: UserTask) -> int:
+        """Folders or messages the listing or selection could not handle (retried next run)."""
+        marker = listing_marker(self._ctx, task.key)
+        if marker is None:
+            return 1
+        failed = len(marker["failed"])
+        for fkey in marker["folders"]:
+            done = selection_marker(self._ctx, task.key, fkey)
+            failed += 1 if done is None else done["failed"]
+        return failed
+
     def process(self, element: tuple[str, Any]) -> Iterator[str]:
         user_key, items = element
         items = list(items)
         task: UserTask = items[0][0]
-        mailboxes = sorted({mailbox for _, mailbox, _ in items})
-        failed = sum(n for _, _, n in items)
-        if self._ctx.subscribe:
+        mailboxes = sorted({mailbox for _, mailbox, _ in items if mailbox is not None})
+        failed = sum(n for _, _, n in items) + self._earlier_failures(task)
+        if self._ctx.subscribe and mailboxes:
             location = expand_location(parse_location(self._ctx.dest_location), task.user)
             with open_destination(location, task.user, self._ctx.epoch) as dest:
                 dest.subscribe(mailboxes)
