@@ -202,8 +202,9 @@ class MaildirDestination(MailDestination):
 
         results: dict[str, SaveResult] = {}
         pending: list[_Pending] = []
+        queued: set[str] = set()
         for req in requests:
-            if req.save_id in results or any(p.request.save_id == req.save_id for p in pending):
+            if req.save_id in results or req.save_id in queued:
                 continue
             try:
                 stem = message_stem(self.epoch, req.ordinal, req.save_id)
@@ -214,6 +215,7 @@ class MaildirDestination(MailDestination):
                 results[req.save_id] = SaveResult(req.save_id, "existed", dest_name=existing[stem])
                 continue
             pending.append(_Pending(req, stem))
+            queued.add(req.save_id)
 
         pending = self._write_tmp(mailbox_dir, pending, results)
         pending = self._sync(mailbox_dir, pending, results)
