@@ -21,14 +21,15 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 import schemas
-from mailstore.driver import Folder, MailSource, open_source
+from mailstore.driver import Folder
 from mailstore.errors import Kind, MailstoreError
-from mailstore.location import expand_location, parse_location
+from mailstore.location import parse_location
 from mailstore.names import dest_mailbox_name
 from transforms.deadletters import DeadLetters
+from transforms.sources import SourceCache, open_user_source
 from transforms.state import JobContext, UserTask, safe_key
 
-__all__ = ["ListFolders", "ListMessages", "folder_key", "open_user_source", "save_id_for"]
+__all__ = ["ListFolders", "ListMessages", "folder_key", "save_id_for"]
 
 
 def folder_key(folder: Folder) -> str:
@@ -39,11 +40,6 @@ def save_id_for(ctx: JobContext, mailbox: tuple[str, ...] | list[str], source_ke
     """The deterministic idempotency key of a message in its destination mailbox."""
     text = "\x00".join([ctx.job_id, *mailbox, "\x01", source_key])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-
-
-def open_user_source(ctx: JobContext, task: UserTask) -> MailSource:
-    location = parse_location(ctx.source_location, ctx.source_settings)
-    return open_source(expand_location(location, task.source_user), task.source_user)
 
 
 def dest_separator(ctx: JobContext) -> str:
@@ -101,17 +97,11 @@ class _ListMessagesFn(beam.DoFn):
         self._messages = Metrics.counter("mailbeam", "messages_listed")
 
     def setup(self) -> None:
-        self._sources: dict[str, MailSource] = {}
+        self._sources = SourceCache(self._ctx)
         self._separator = dest_separator(self._ctx)
 
     def teardown(self) -> None:
-        for source in self._sources.values():
-            source.close()
-
-    def _source(self, task: UserTask) -> MailSource:
-        if task.key not in self._sources:
-            self._sources[task.key] = open_user_source(self._ctx, task)
-        return self._sources[task.key]
+        self._sources.close()
 
     def process(self, element: tuple[UserTask, Folder]) -> Iterator[tuple[str, tuple[str, bool]]]:
         task, folder = element
@@ -135,7 +125,7 @@ class _ListMessagesFn(beam.DoFn):
     def _records(self, task: UserTask, folder: Folder) -> Iterator[dict[str, Any]]:
         ctx = self._ctx
         dest = dest_mailbox_name(folder.name, ctx.parent, self._separator)
-        for meta in self._source(task).iter_messages(folder):
+        for meta in self._sources.get(task).iter_messages(folder):
             yield {
                 "job": ctx.job_id,
                 "dest_user": task.user.name,

@@ -25,11 +25,11 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 import schemas
-from mailstore.driver import Capability, Folder, MailSource, MessageMeta
+from mailstore.driver import Capability
 from mailstore.errors import MailstoreError
 from mailstore.search import MessageView, Need
 from transforms.deadletters import DeadLetters
-from transforms.list_messages import open_user_source
+from transforms.sources import SourceCache, folder_of, meta_of
 from transforms.state import JobContext, UserTask
 
 __all__ = [
@@ -37,56 +37,12 @@ __all__ = [
     "FilterByQuery",
     "ReadBodies",
     "SelectMessages",
-    "folder_of",
-    "meta_of",
 ]
 
 #: Records per selected chunk: the unit the sink writes and the ledger commits.
 CHUNK_SIZE = 500
 
 DEAD = "dead"
-
-
-def folder_of(record: dict[str, Any]) -> Folder:
-    return Folder(
-        name=tuple(record["source_mailbox"]),
-        separator=record["source_separator"],
-        handle=record["folder_handle"],
-    )
-
-
-def meta_of(record: dict[str, Any]) -> MessageMeta:
-    return MessageMeta(
-        source_key=record["source_key"],
-        position=record["position"],
-        uid=record["uid"],
-        flags=frozenset(record["flags"]),
-        keywords=tuple(record["keywords"]),
-        received_date=record["received_date"],
-        save_date=record["save_date"],
-        size=record["size"],
-        vsize=record["vsize"],
-        guid=record["guid"],
-        handle=record["handle"],
-    )
-
-
-class _SourceCache:
-    """One open source per user for a DoFn instance (setup → teardown)."""
-
-    def __init__(self, ctx: JobContext) -> None:
-        self._ctx = ctx
-        self._sources: dict[str, MailSource] = {}
-
-    def get(self, task: UserTask) -> MailSource:
-        if task.key not in self._sources:
-            self._sources[task.key] = open_user_source(self._ctx, task)
-        return self._sources[task.key]
-
-    def close(self) -> None:
-        for source in self._sources.values():
-            source.close()
-        self._sources.clear()
 
 
 class _ReadCheckpointFn(beam.DoFn):
@@ -107,7 +63,7 @@ class _FilterByQueryFn(beam.DoFn):
         self._opened = Metrics.counter("mailbeam", "bodies_opened_by_filter")
 
     def setup(self) -> None:
-        self._sources = _SourceCache(self._ctx)
+        self._sources = SourceCache(self._ctx)
         self._need = self._ctx.query.needs()
 
     def teardown(self) -> None:
@@ -143,7 +99,7 @@ class _ReadBodiesFn(beam.DoFn):
         self._read = Metrics.counter("mailbeam", "bodies_checkpointed")
 
     def setup(self) -> None:
-        self._sources = _SourceCache(self._ctx)
+        self._sources = SourceCache(self._ctx)
 
     def teardown(self) -> None:
         self._sources.close()

@@ -24,7 +24,7 @@ from mailstore.driver import MailDestination, SaveRequest, open_destination
 from mailstore.errors import Kind, MailstoreError
 from mailstore.location import expand_location, parse_location
 from transforms.deadletters import DeadLetters
-from transforms.select import _SourceCache, folder_of, meta_of
+from transforms.sources import SourceCache, folder_of, meta_of
 from transforms.state import (
     JobContext,
     UserTask,
@@ -74,7 +74,7 @@ class _WriteChunkFn(beam.DoFn):
         self._bytes = Metrics.counter("mailbeam", "bytes_written")
 
     def setup(self) -> None:
-        self._sources = _SourceCache(self._ctx)
+        self._sources = SourceCache(self._ctx)
         self._dests: dict[str, MailDestination] = {}
         self._created: set[tuple[str, tuple[str, ...]]] = set()
 

@@ -1,0 +1,65 @@
+"""Opening users' sources inside DoFns, and turning checkpoint records back into driver types.
+
+A DoFn opens at most one source per user (:class:`SourceCache`, from ``setup`` to
+``teardown``); :func:`folder_of` and :func:`meta_of` rebuild the driver's
+:class:`~mailstore.driver.Folder` and :class:`~mailstore.driver.MessageMeta`
+from a ``mailbeam.v1.Message`` record, so a later stage can re-read a body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailstore.driver import Folder, MailSource, MessageMeta, open_source
+from mailstore.location import expand_location, parse_location
+from transforms.state import JobContext, UserTask
+
+__all__ = ["SourceCache", "folder_of", "meta_of", "open_user_source"]
+
+
+def open_user_source(ctx: JobContext, task: UserTask) -> MailSource:
+    """The job's source location, expanded for the task's source user, opened read-only."""
+    location = parse_location(ctx.source_location, ctx.source_settings)
+    return open_source(expand_location(location, task.source_user), task.source_user)
+
+
+class SourceCache:
+    """One open source per user for a DoFn instance (setup → teardown)."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self._ctx = ctx
+        self._sources: dict[str, MailSource] = {}
+
+    def get(self, task: UserTask) -> MailSource:
+        if task.key not in self._sources:
+            self._sources[task.key] = open_user_source(self._ctx, task)
+        return self._sources[task.key]
+
+    def close(self) -> None:
+        for source in self._sources.values():
+            source.close()
+        self._sources.clear()
+
+
+def folder_of(record: dict[str, Any]) -> Folder:
+    return Folder(
+        name=tuple(record["source_mailbox"]),
+        separator=record["source_separator"],
+        handle=record["folder_handle"],
+    )
+
+
+def meta_of(record: dict[str, Any]) -> MessageMeta:
+    return MessageMeta(
+        source_key=record["source_key"],
+        position=record["position"],
+        uid=record["uid"],
+        flags=frozenset(record["flags"]),
+        keywords=tuple(record["keywords"]),
+        received_date=record["received_date"],
+        save_date=record["save_date"],
+        size=record["size"],
+        vsize=record["vsize"],
+        guid=record["guid"],
+        handle=record["handle"],
+    )
