@@ -103,3 +103,18 @@ def test_progress_log_lines_carry_rate_and_eta(tmp_path: Path,
     assert "ETA --" in lines[0]
     assert "400/1000 messages written" in lines[1] and "100 msg/s" in lines[1]
     assert "ETA 0:00:06" in lines[1]
+
+
+def test_dry_run_counts_per_mailbox_and_writes_nothing(job: dict[str, object]) -> None:
+    tmp, total = Path(str(job["tmp"])), job["total"]
+    assert isinstance(total, dict)
+    args = [a for a in job["args"] if a != "ALL"] + ["SEEN"]  # type: ignore[attr-defined]
+    out = io.StringIO()
+    assert run(["import", "--dry-run", *args[1:]], out=out, err=io.StringIO()) == 0
+    rows = [line.split("\t") for line in out.getvalue().splitlines()]
+    assert {r[0] for r in rows} == {"alice", "bob"}
+    assert all(r[2].endswith(" messages") and r[3].endswith(" bytes") for r in rows)
+    assert ["alice", "Restored/INBOX"] in [r[:2] for r in rows]
+    assert 0 < sum(int(r[2].split()[0]) for r in rows) < sum(total.values())
+    assert not (tmp / "state").exists()
+    assert not list((tmp / "home").rglob("Maildir")), "a dry run must not touch the destination"
