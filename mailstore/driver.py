@@ -61,11 +61,12 @@ class Capability(enum.Flag):
 
 @dataclass(frozen=True)
 class Folder:
-    """A selectable source mailbox."""
+    """A selectable source mailbox; ``guid`` is its mailbox GUID (32 hex digits) if known."""
 
     name: tuple[str, ...]
     separator: str
     handle: str
+    guid: str | None = None
 
     @property
     def vname(self) -> str:

@@ -117,6 +117,8 @@ class _ListMessagesFn(beam.DoFn):
                 dead.flush()
                 yield task.key, (fkey, False)
                 return
+            for record in records:
+                record["mailbox_count"] = len(records)
             schemas.write_records(path, "message", records)
             dead.flush()
             self._messages.inc(len(records))
@@ -133,9 +135,11 @@ class _ListMessagesFn(beam.DoFn):
                 "source_mailbox": list(folder.name),
                 "source_separator": folder.separator,
                 "folder_handle": folder.handle,
+                "mailbox_guid": folder.guid,
                 "dest_mailbox": list(dest),
                 "source_key": meta.source_key,
                 "position": meta.position,
+                "mailbox_count": 0,
                 "uid": meta.uid,
                 "flags": sorted(meta.flags),
                 "keywords": list(meta.keywords),

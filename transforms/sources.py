@@ -46,6 +46,7 @@ def folder_of(record: dict[str, Any]) -> Folder:
         name=tuple(record["source_mailbox"]),
         separator=record["source_separator"],
         handle=record["folder_handle"],
+        guid=record.get("mailbox_guid"),
     )
 
 
