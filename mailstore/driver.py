@@ -80,7 +80,7 @@ class Folder:
 
 @dataclass(frozen=True)
 class MessageMeta:
-    """One source message's metadata.
+    r"""One source message's metadata.
 
     ``source_key`` is stable across runs (Maildir base name, mbox offset,
     IMAP ``UIDVALIDITY:UID``, dbox UID); ``position`` is the 0-based place in
@@ -88,7 +88,8 @@ class MessageMeta:
     :data:`SYSTEM_FLAGS`; ``received_date`` and ``save_date`` are Unix
     seconds; ``size`` is the physical size, ``vsize`` the size with CRLF line
     endings when known; ``handle`` is a driver-private locator used by
-    :meth:`MailSource.read_message`.
+    :meth:`MailSource.read_message`; ``recent`` is whether the message is ``\Recent`` when
+    the source is first opened (what a ``RECENT`` search key sees; never imported).
     """
 
     source_key: str
@@ -102,6 +103,7 @@ class MessageMeta:
     vsize: int | None
     guid: str | None
     handle: str
+    recent: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineResult
 
 from transforms.list_messages import ListFolders, ListMessages
 from transforms.select import SelectMessages
@@ -114,8 +115,9 @@ def run_stages(
     options: PipelineOptions,
     stages: Sequence[str] = ("list", "select", "write"),
     on_stage: Callable[[str], None] | None = None,
-) -> None:
-    """Run the named stages in order, each as its own Beam pipeline."""
+) -> dict[str, PipelineResult]:
+    """Run the named stages in order, each as its own Beam pipeline; their results by name."""
+    results: dict[str, PipelineResult] = {}
     for name in stages:
         if on_stage is not None:
             on_stage(name)
@@ -125,3 +127,5 @@ def run_stages(
         STAGES[name](ctx, users)
         result = pipeline.run()
         result.wait_until_finish()
+        results[name] = result
+    return results

@@ -78,7 +78,7 @@ def test_order_without_uidlist(inbox):
         "1000.M20P1.h",
     ]
     assert [m.position for m in metas] == [0, 1, 2, 3]
-    assert all(m.uid is None for m in metas)
+    assert [m.uid for m in metas] == [1, 2, 3, 4]  # what Dovecot assigns on its first sync
 
 
 def test_order_with_uidlist(inbox):
@@ -101,8 +101,8 @@ def test_order_with_uidlist(inbox):
         ("3.M1P1.h", 4),
         ("2.M1P1.h", 7),
         ("1.M1P1.h,S=2", 9),
-        ("0.M4P1.h", None),
-        ("0.M5P1.h", None),
+        ("0.M4P1.h", 20),  # unlisted files continue from the header's N20
+        ("0.M5P1.h", 21),
     ]
     assert [m.guid for m in metas] == [
         "3.M1P1.h",
@@ -111,6 +111,65 @@ def test_order_with_uidlist(inbox):
         "0.M4P1.h",
         "0.M5P1.h",
     ]
+
+
+# (uidlist text, UIDs of the files 1000.M1.a, 1000.M2.b, 999.M5.z, 1000.M3.n, 1000.M10.d,
+# 1001.M0.c in UID order) -- each row observed with ``doveadm fetch 'uid guid' all`` on 2.3.19
+UNLISTED_UIDS = [
+    pytest.param(
+        "3 V123 N10 G0123456789abcdef0123456789abcdef\n1 :1000.M1.a\n2 :1000.M2.b\n",
+        [("1000.M1.a", 1), ("1000.M2.b", 2), ("999.M5.z", 10), ("1000.M3.n", 11),
+         ("1000.M10.d", 12), ("1001.M0.c", 13)],
+        id="header-N-ahead",
+    ),
+    pytest.param(
+        "3 V123 N2 G0123456789abcdef0123456789abcdef\n1 :1000.M1.a\n5 :1000.M2.b\n",
+        [("1000.M1.a", 1), ("1000.M2.b", 5), ("999.M5.z", 6), ("1000.M3.n", 7),
+         ("1000.M10.d", 8), ("1001.M0.c", 9)],
+        id="stale-header-N",
+    ),
+    pytest.param(
+        "3 V123 N2 G0123456789abcdef0123456789abcdef\n1 :1000.M1.a\n5 :1000.M2.gone\n",
+        [("1000.M1.a", 1), ("999.M5.z", 6), ("1000.M2.b", 7), ("1000.M3.n", 8),
+         ("1000.M10.d", 9), ("1001.M0.c", 10)],
+        id="lingering-record-counts",
+    ),
+    pytest.param(
+        "3 V123 N3 G0123456789abcdef0123456789abcdef\n",
+        [("999.M5.z", 3), ("1000.M1.a", 4), ("1000.M2.b", 5), ("1000.M3.n", 6),
+         ("1000.M10.d", 7), ("1001.M0.c", 8)],
+        id="no-records",
+    ),
+    pytest.param(
+        "1 123 7\n2 1000.M1.a:2,S\n",
+        [("1000.M1.a", 2), ("999.M5.z", 7), ("1000.M2.b", 8), ("1000.M3.n", 9),
+         ("1000.M10.d", 10), ("1001.M0.c", 11)],
+        id="version-1",
+    ),
+    pytest.param(
+        None,
+        [("999.M5.z", 1), ("1000.M1.a", 2), ("1000.M2.b", 3), ("1000.M3.n", 4),
+         ("1000.M10.d", 5), ("1001.M0.c", 6)],
+        id="no-uidlist",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("uidlist", "expected"), UNLISTED_UIDS)
+def test_uids_of_unlisted_files(inbox, uidlist, expected):
+    for name in ["1000.M1.a", "1000.M2.b", "999.M5.z", "1001.M0.c", "1000.M10.d"]:
+        _put(inbox / "cur", f"{name}:2,S")
+    _put(inbox / "new", "1000.M3.n")
+    if uidlist is not None:
+        (inbox / "dovecot-uidlist").write_text(uidlist)
+    source = MaildirSource(_loc(inbox), USER)
+    metas = list(source.iter_messages(_inbox_folder(source)))
+    assert [(m.source_key, m.uid) for m in metas] == expected
+    assert [m.position for m in metas] == list(range(len(expected)))
+    # \Recent for doveadm: exactly the files the uidlist lacks
+    text = uidlist or ""
+    unlisted = [uid for key, uid in expected if f":{key}" not in text and f" {key}" not in text]
+    assert [m.uid for m in metas if m.recent] == unlisted
 
 
 def test_uidlist_in_control_dir(tmp_path):

@@ -141,6 +141,7 @@ class _ListMessagesFn(beam.DoFn):
                 "position": meta.position,
                 "mailbox_count": 0,
                 "uid": meta.uid,
+                "recent": meta.recent,
                 "flags": sorted(meta.flags),
                 "keywords": list(meta.keywords),
                 "received_date": meta.received_date,

@@ -6,7 +6,8 @@ folder it finished.  Inside:
 
 * ``ReadMessageCheckpoint`` → ``(UserTask, record)``, ``mailbeam.v1.Message`` dicts;
 * :class:`FilterByQuery` keeps the records the query selects, deciding from
-  metadata first and opening a body only when the query needs one;
+  metadata first and opening a body only when the query needs one (then once: a
+  body it opened stays on the record for the sink);
 * :class:`ReadBodies` fills ``body`` for sources that cannot be re-read cheaply
   (no ``FILE_PER_MSG`` capability); a Maildir body is read once, by the sink;
 * ``WriteSelected`` writes chunks of at most :data:`CHUNK_SIZE` records in
@@ -73,24 +74,34 @@ class _FilterByQueryFn(beam.DoFn):
         task, fkey, record = element
         folder = folder_of(record)
         meta = meta_of(record)
-        loader = None
-        if self._need > Need.METADATA:
+        loaded: list[bytes] = []
 
-            def loader() -> bytes:
+        def load() -> bytes:
+            if not loaded:
                 self._opened.inc()
-                return record["body"] or self._sources.get(task).read_message(folder, meta)
+                body = record["body"] or self._sources.get(task).read_message(folder, meta)
+                loaded.append(body)
+            return loaded[0]
 
-        view = MessageView.from_meta(folder, meta, loader=loader)
+        view = MessageView.from_meta(
+            folder,
+            meta,
+            loader=load if self._need > Need.METADATA else None,
+            mailbox_count=record["mailbox_count"],
+        )
         try:
             matched = self._ctx.query.matches(view)
         except (MailstoreError, OSError) as e:
             yield pvalue.TaggedOutput(DEAD, (task, fkey, record, e))
             return
-        if matched:
-            self._kept.inc()
-            yield task, fkey, record
-        else:
+        if not matched:
             self._dropped.inc()
+            return
+        self._kept.inc()
+        if loaded and record["body"] is None:
+            # Read once: the body the filter opened travels on, so no later stage re-reads it.
+            record = {**record, "body": loaded[0]}
+        yield task, fkey, record
 
 
 class _ReadBodiesFn(beam.DoFn):

@@ -63,4 +63,5 @@ def meta_of(record: dict[str, Any]) -> MessageMeta:
         vsize=record["vsize"],
         guid=record["guid"],
         handle=record["handle"],
+        recent=record.get("recent", False),
     )

@@ -5,7 +5,7 @@ uidlist lock, no index.  Metadata comes from the file names, ``stat()``, ``dovec
 ``dovecot-keywords``.  What :meth:`MaildirSource.iter_messages` yields per message::
 
     MessageMeta(source_key="1795886322.M223279P16578.vm,S=154,W=162",   # the base name
-                position=0, uid=1,                  # uid None when the uidlist lacks the file
+                position=0, uid=1,                  # from the uidlist, else as Dovecot assigns
                 flags=frozenset({"\\\\Seen"}), keywords=("$Junk",),
                 received_date=1795886322,           # int(st_mtime)
                 save_date=1795886330,               # int(st_ctime)
@@ -14,7 +14,10 @@ uidlist lock, no index.  Metadata comes from the file names, ``stat()``, ``dovec
                 handle="/home/u/Maildir/cur/1795886322.M223279P16578.vm,S=154,W=162:2,Sa")
 
 Order: files the uidlist lists, by UID; then the others in ``maildir_filename_sort_cmp`` order,
-which is the order in which Dovecot would number them.
+which is the order in which Dovecot numbers them when it syncs the mailbox.  Those get the UIDs
+Dovecot would give them: counting up from the effective next UID, max(header ``N``, last record's
+UID + 1) -- the header is not rewritten on append, and a lingering record of an expunged file
+still counts -- or from 1 without a usable uidlist (checked with ``doveadm fetch uid`` on 2.3.19).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from mailstore.maildir.filename import filename_sort_key, parse_filename
 from mailstore.maildir.keywords import keywords_for_letters, read_keywords
 from mailstore.maildir.layout import layout_for, normalize_name
 from mailstore.maildir.subscriptions import read_subscriptions
-from mailstore.maildir.uidlist import read_uidlist
+from mailstore.maildir.uidlist import Uidlist, read_uidlist
 
 if TYPE_CHECKING:
     from mailstore.location import MailLocation
@@ -77,6 +80,14 @@ def _scan(mailbox_dir: str) -> list[_File]:
     return files
 
 
+def _next_uid(uidlist: Uidlist | None) -> int:
+    """The UID Dovecot gives the first file the uidlist lacks: max(N, last record + 1)."""
+    if uidlist is None:
+        return 1
+    last_uid = uidlist.records[-1].uid if uidlist.records else 0
+    return max(uidlist.next_uid, last_uid + 1)
+
+
 class MaildirSource(MailSource):
     """A Maildir (Maildir++ or fs layout) opened read-only for ``user``."""
 
@@ -109,7 +120,12 @@ class MaildirSource(MailSource):
             boxes = self.layout.list_mailboxes()
         except PermissionError as e:
             raise MailstoreError(Kind.PERM, f"cannot list {self.layout.root}: {e.strerror}") from e
-        return [Folder(box.name, self.separator, box.path) for box in boxes]
+        folders = []
+        for box in boxes:
+            uidlist = read_uidlist(self.layout.control_dir(normalize_name(box.name)))
+            guid = uidlist.mailbox_guid if uidlist is not None else None
+            folders.append(Folder(box.name, self.separator, box.path, guid))
+        return folders
 
     def iter_messages(self, folder: Folder) -> Iterator[MessageMeta]:
         """The folder's messages in UID order (see the module docstring)."""
@@ -139,22 +155,29 @@ class MaildirSource(MailSource):
         listed.sort(key=lambda item: item[0])
         unlisted.sort(key=lambda item: filename_sort_key(item[1].name))
 
+        # Dovecot builds a missing index from dovecot-uidlist and trusts its records as seen:
+        # only the files it lacks -- numbered from the effective next UID on -- are \Recent
+        # when doveadm first opens a copy (all of them without a uidlist) [obs 2.3.19].
         position = 0
         for uid, key, file in listed:
-            yield self._meta(key, position, uid, file, table, records[key].guid)
+            yield self._meta(key, position, uid, file, table, records[key].guid, recent=False)
             position += 1
+        next_uid = _next_uid(uidlist)
         for key, file in unlisted:
-            yield self._meta(key, position, None, file, table, None)
+            yield self._meta(key, position, next_uid, file, table, None, recent=True)
             position += 1
+            next_uid += 1
 
     @staticmethod
     def _meta(
         key: str,
         position: int,
-        uid: int | None,
+        uid: int,
         file: _File,
         table: dict[int, str],
         guid: str | None,
+        *,
+        recent: bool,
     ) -> MessageMeta:
         parsed = parse_filename(file.name)
         return MessageMeta(
@@ -169,6 +192,7 @@ class MaildirSource(MailSource):
             vsize=parsed.vsize,
             guid=guid or parsed.base,
             handle=file.path,
+            recent=recent,
         )
 
     def read_message(self, folder: Folder, meta: MessageMeta) -> bytes:

@@ -1,21 +1,38 @@
 """What the search matcher sees of one message: :class:`MessageView`.
 
 Everything but the message text is plain data taken from a
-:class:`~mailstore.driver.MessageMeta` and its :class:`~mailstore.driver.Folder`.
-The text is fetched lazily through ``loader`` (a callable returning the exact
-message bytes), at most once, and only when a query's :meth:`Query.needs`
-says headers or body are required.
+:class:`~mailstore.driver.MessageMeta` and its :class:`~mailstore.driver.Folder`,
+plus two facts about the whole mailbox (``mailbox_count`` for ``*`` in sequence
+sets, ``mailbox_guid`` for MAILBOX-GUID).  The text is fetched lazily through
+``loader`` (a callable returning the exact message bytes), at most once, and
+only when a key needs it: header and body keys always, LARGER/SMALLER only when
+``vsize`` is unknown (:attr:`~mailstore.search.nodes.Need.SIZE`).
+
+Header and body parsing is :mod:`mailstore.search.text`'s job; :meth:`MessageView.parsed`
+keeps its ``ParsedMessage`` so that several keys share one parse.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailstore.driver import Folder, MessageMeta
 from mailstore.errors import Kind, MailstoreError
 
-__all__ = ["MessageView"]
+__all__ = ["MessageView", "text_module", "virtual_size"]
+
+
+def text_module() -> Any:
+    """:mod:`mailstore.search.text`, imported on first use (header and body matching)."""
+    return importlib.import_module("mailstore.search.text")
+
+
+def virtual_size(data: bytes) -> int:
+    """RFC822.SIZE: the size with every bare LF counted as CRLF."""
+    return len(data) + data.count(b"\n") - data.count(b"\r\n")
 
 
 @dataclass
@@ -24,9 +41,14 @@ class MessageView:
 
     ``vname`` is the mailbox name with ``separator`` between components;
     ``flags`` holds IMAP system flags (``"\\Seen"``); ``keywords`` the
-    keyword names; dates are Unix seconds; ``size`` is the physical size and
-    ``vsize`` the CRLF size when known; ``position`` is the 0-based place in
-    the mailbox's UID order (sequence number minus one).
+    keyword names; dates are Unix seconds (``save_date`` None when the source
+    has none: the received date stands in, as in Dovecot); ``size`` is the
+    physical size and ``vsize`` the CRLF size when known (else computed from
+    the text on demand); ``uid`` the IMAP UID; ``position`` the 0-based place in
+    the mailbox's UID order (sequence number minus one); ``mailbox_count`` the
+    number of messages in the mailbox (0: unknown); ``mailbox_guid`` the
+    mailbox's 32-hex GUID when the source records one; ``recent`` whether
+    the first ``doveadm import`` of the source would see ``\\Recent``.
     """
 
     vname: str
@@ -40,8 +62,15 @@ class MessageView:
     guid: str | None = None
     uid: int | None = None
     position: int = 0
+    mailbox_count: int = 0
+    mailbox_guid: str | None = None
+    recent: bool = True
     loader: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
     _text: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _parsed: Any = field(default=None, init=False, repr=False, compare=False)
+    _sent: tuple[tuple[int, int] | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_meta(
@@ -49,8 +78,15 @@ class MessageView:
         folder: Folder,
         meta: MessageMeta,
         loader: Callable[[], bytes] | None = None,
+        *,
+        mailbox_count: int = 0,
+        mailbox_guid: str | None = None,
     ) -> MessageView:
-        """The view of ``meta`` in ``folder``; ``loader`` reads the message bytes on demand."""
+        """The view of ``meta`` in ``folder``; ``loader`` reads the message bytes on demand.
+
+        ``mailbox_count`` is the folder's number of messages (needed for ``*`` in a
+        sequence set); ``mailbox_guid`` its GUID when known (else ``folder.guid``).
+        """
         return cls(
             vname=folder.vname,
             separator=folder.separator,
@@ -63,6 +99,9 @@ class MessageView:
             guid=meta.guid,
             uid=meta.uid,
             position=meta.position,
+            mailbox_count=mailbox_count,
+            mailbox_guid=mailbox_guid if mailbox_guid is not None else folder.guid,
+            recent=meta.recent,
             loader=loader,
         )
 
@@ -76,6 +115,24 @@ class MessageView:
                 )
             self._text = self.loader()
         return self._text
+
+    def virtual_size(self) -> int:
+        """``vsize``, or computed from the text (bare LFs count two) when the source lacks it."""
+        if self.vsize is None:
+            self.vsize = virtual_size(self.message_bytes())
+        return self.vsize
+
+    def parsed(self) -> Any:
+        """The ``mailstore.search.text.ParsedMessage`` of the text, parsed once."""
+        if self._parsed is None:
+            self._parsed = text_module().ParsedMessage.from_bytes(self.message_bytes())
+        return self._parsed
+
+    def sent_date(self) -> tuple[int, int] | None:
+        """The ``Date:`` header as (Unix seconds, zone offset in seconds); None if absent/invalid."""
+        if self._sent is None:
+            self._sent = (text_module().sent_date(self.parsed()),)
+        return self._sent[0]
 
     def header_bytes(self) -> bytes:
         """The header block, up to and including the empty line that ends it."""

@@ -19,20 +19,28 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from mailstore.search.glob import mailbox_name_matches
+from mailstore.errors import Kind, MailstoreError
+from mailstore.search.glob import is_glob, mailbox_name_matches
 from mailstore.search.message import MessageView
+from mailstore.search.seqset import STAR, SeqSet, seqset_contains
 
 __all__ = [
     "FLAG_KEYS",
     "All",
     "And",
     "FlagKey",
+    "GuidKey",
     "KeywordKey",
+    "MailboxGuidKey",
     "MailboxKey",
     "Need",
     "Node",
     "Not",
     "Or",
+    "RecentKey",
+    "SeqSetKey",
+    "UidSetKey",
+    "XMailboxKey",
     "quote_word",
 ]
 
@@ -41,9 +49,10 @@ class Need(enum.IntEnum):
     """What a query must read about a message, cheapest first."""
 
     MAILBOX = 0  # the mailbox name alone
-    METADATA = 1  # flags, keywords, dates, sizes, UIDs: what a listing gives
-    HEADERS = 2  # the header block
-    BODY = 3  # the whole message
+    METADATA = 1  # flags, keywords, received/save dates, UIDs, GUIDs: what a listing gives
+    SIZE = 2  # metadata, plus the text when the source does not know the virtual size
+    HEADERS = 3  # the header block
+    BODY = 4  # the whole message
 
 
 #: Flag key -> (IMAP system flag, whether the key wants it set).
@@ -249,6 +258,141 @@ class KeywordKey(Node):
 
     def words(self, quote: bool = False) -> tuple[str, ...]:
         return ("KEYWORD" if self.is_set else "UNKEYWORD", _value(self.keyword, quote))
+
+
+@dataclass(frozen=True)
+class XMailboxKey(Node):
+    """``X-MAILBOX name``: the mUTF-7 ``text`` decoded to ``pattern``, always matched as a glob.
+
+    Without ``*``/``%`` a glob is still not an exact name: the leading INBOX component
+    ignores case (``x-mailbox inbox.sub`` finds ``INBOX.sub``; ``mailbox inbox.sub`` does not).
+    """
+
+    NEED: ClassVar[Need] = Need.MAILBOX
+
+    text: str
+    pattern: str
+
+    def matches(self, msg: MessageView) -> bool:
+        return glob_matches(self.pattern, msg.vname, msg.separator)
+
+    def matches_mailbox(self, vname: str, separator: str) -> bool | None:
+        return glob_matches(self.pattern, vname, separator)
+
+    def words(self, quote: bool = False) -> tuple[str, ...]:
+        return ("X-MAILBOX", _value(self.text, quote))
+
+
+@dataclass(frozen=True)
+class MailboxGuidKey(Node):
+    """``MAILBOX-GUID g``: the mailbox GUID equals ``g`` (lower-case hex, compared exactly).
+
+    A mailbox without a recorded GUID never matches: Dovecot would give it a new, random one.
+    """
+
+    guid: str
+
+    def matches(self, msg: MessageView) -> bool:
+        return msg.mailbox_guid is not None and msg.mailbox_guid == self.guid
+
+    def words(self, quote: bool = False) -> tuple[str, ...]:
+        return ("MAILBOX-GUID", _value(self.guid, quote))
+
+
+@dataclass(frozen=True)
+class RecentKey(Node):
+    """``RECENT`` (``is_set``) and ``OLD``: ``\\Recent`` as the first ``doveadm import`` sees it.
+
+    Observed on 2.3.19.1 with a fresh copy of a Maildir (no index): doveadm never drops
+    ``\\Recent`` (only an IMAP session does), and Dovecot building the index marks recent
+    exactly the files ``dovecot-uidlist`` does not list -- every message when there is no
+    uidlist, in ``new/`` and ``cur/`` alike -- and a second search of the same copy sees the
+    same.  :attr:`MessageView.recent` carries that; ``NEW`` is ``RECENT UNSEEN``.
+    """
+
+    is_set: bool
+
+    def matches(self, msg: MessageView) -> bool:
+        return msg.recent == self.is_set
+
+    def words(self, quote: bool = False) -> tuple[str, ...]:
+        return ("RECENT" if self.is_set else "OLD",)
+
+
+@dataclass(frozen=True)
+class GuidKey(Node):
+    """``GUID g`` / ``X-GUID g``: the message GUID equals ``g`` exactly (case-sensitive)."""
+
+    guid: str
+
+    def matches(self, msg: MessageView) -> bool:
+        return msg.guid is not None and msg.guid == self.guid
+
+    def words(self, quote: bool = False) -> tuple[str, ...]:
+        return ("GUID", _value(self.guid, quote))
+
+
+@dataclass(frozen=True)
+class SeqSetKey(Node):
+    """A message sequence set (``1:10,*``), numbered per mailbox from 1 in UID order.
+
+    ``*`` is the last message, and a range ending in ``*`` always includes it (``9:*`` in a
+    mailbox of 7 is message 7).  doveadm 2.3.19 goes on to overwrite the set with what it
+    found in the first mailbox it searched, so its later mailboxes see that mailbox's
+    numbers (``doveadm search '*'`` finds only the last message of the first mailbox listed);
+    every mailbox here is searched the way doveadm searches its first one.
+    """
+
+    text: str
+    ranges: SeqSet
+
+    def matches(self, msg: MessageView) -> bool:
+        seq = msg.position + 1
+        if seqset_contains(self.ranges, seq):
+            return True
+        if not self.ranges or self.ranges[-1][1] != STAR:
+            return False
+        if msg.mailbox_count < seq:
+            raise MailstoreError(
+                Kind.INVALIDDATA,
+                f"message {msg.guid or msg.position} in {msg.vname!r}: the mailbox's "
+                f"message count is needed for {self.text!r}",
+            )
+        return seq == msg.mailbox_count
+
+    def words(self, quote: bool = False) -> tuple[str, ...]:
+        return (_value(self.text, quote),)
+
+
+@dataclass(frozen=True)
+class UidSetKey(Node):
+    """``UID set``: the message UID is in the set.
+
+    As in doveadm 2.3.19 (which never maps ``*`` to the highest UID), ``*`` is 2**32-1: ``n:*``
+    is every UID from n on, and ``UID *`` alone matches nothing.
+    """
+
+    text: str
+    ranges: SeqSet
+
+    def matches(self, msg: MessageView) -> bool:
+        return msg.uid is not None and seqset_contains(self.ranges, msg.uid)
+
+    def words(self, quote: bool = False) -> tuple[str, ...]:
+        return ("UID", _value(self.text, quote))
+
+
+def glob_matches(pattern: str, vname: str, separator: str) -> bool:
+    """IMAP glob match, also when ``pattern`` has no wildcard (X-MAILBOX)."""
+    if is_glob(pattern):
+        return mailbox_name_matches(pattern, vname, separator)
+    if _inbox_first(pattern, separator) and _inbox_first(vname, separator):
+        return pattern[5:] == vname[5:]
+    return pattern == vname
+
+
+def _inbox_first(name: str, separator: str) -> bool:
+    return _ascii_lower(name[:5]) == "inbox" and (len(name) == 5 or name[5:6] == separator)
 
 
 def _grouped(node: Node, quote: bool) -> tuple[str, ...]:

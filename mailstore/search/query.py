@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mailstore.search.glob import is_glob
 from mailstore.search.message import MessageView
-from mailstore.search.nodes import And, MailboxKey, Need, Node, Not
+from mailstore.search.nodes import And, MailboxKey, Need, Node, Not, XMailboxKey
 from mailstore.search.parser import parse_words
 
 __all__ = ["Query", "parse_query"]
@@ -43,7 +43,8 @@ class Query:
 
         doveadm's rule: collect the ``MAILBOX`` keys of the top-level AND
         (looking into ``( … )`` groups, not into OR lists or NOT); if there
-        is at least one and none is negated or a glob, those names.
+        is at least one and none is negated or a glob, those names.  An
+        ``X-MAILBOX`` there is always a glob.
         """
         names: list[str] = []
         if not _collect_exact(self.root, names) or not names:
@@ -62,26 +63,31 @@ class Query:
         return " ".join(self.root.words(quote=True))
 
 
-def parse_query(words: Sequence[str]) -> Query:
+def parse_query(words: Sequence[str], now: float | None = None) -> Query:
     """Parse doveadm search query words (one token per argv word, never split further).
 
+    ``now`` (Unix seconds; default the clock, read once here) is the moment that
+    relative dates (``SINCE 30d``, ``YOUNGER 3600``) count back from, as doveadm
+    fixes it when it parses the query; the Query then holds only absolute times.
     Raises MailstoreError(Kind.PARAMS) with a one-line reason for any invalid,
-    unknown or not yet supported key.
+    unknown or unsupported key.
     """
     if isinstance(words, str):
         raise TypeError("parse_query takes a sequence of words, not a string")
-    return Query(parse_words(words))
+    return Query(parse_words(words, now))
 
 
 def _collect_exact(node: Node, names: list[str]) -> bool:
     """Add the AND-spine's MAILBOX names; False if one is negated or a glob."""
+    if isinstance(node, XMailboxKey):
+        return False
     if isinstance(node, MailboxKey):
         if is_glob(node.pattern):
             return False
         names.append(node.pattern)
         return True
     if isinstance(node, Not):
-        return not isinstance(node.item, MailboxKey)
+        return not isinstance(node.item, MailboxKey | XMailboxKey)
     if isinstance(node, And):
         return all(_collect_exact(item, names) for item in node.items)
     return True
