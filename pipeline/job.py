@@ -154,6 +154,9 @@ def prepare_job(args: ImportArgs) -> Job:
         epoch = int(time.time())
         document = _job_document(args, job_id, epoch, users)
         schemas.write_text(job_file, json.dumps(document, indent=2))
+    # Relative dates (SINCE 30d, YOUNGER 3600) count from the job's creation, so a resumed
+    # job selects exactly what its first run would have.
+    query = parse_query(list(args.query), now=float(epoch))
     ctx = JobContext(
         job_id=job_id,
         job_dir=job_dir,

@@ -80,12 +80,13 @@ def test_job_identity(userdb: str) -> None:
 
 
 def test_resume_keeps_the_epoch_and_hides_secrets(userdb: str, tmp_path: Path) -> None:
-    args = _args(userdb, user="bob", state_dir=str(tmp_path / "state"),
+    args = _args(userdb, user="bob", state_dir=str(tmp_path / "state"), query=("SINCE", "30d"),
                  settings=("imapc_password=hunter2",))
     first = prepare_job(args)
     second = prepare_job(args)
     assert not first.resumed and second.resumed
     assert first.ctx.epoch == second.ctx.epoch
+    assert first.ctx.query == second.ctx.query
     document = (Path(first.ctx.job_dir) / "job.json").read_text()
     assert "hunter2" not in document and "imapc_password=<hidden>" in document
 
