@@ -198,34 +198,24 @@ def test_from_meta() -> None:
     assert (msg.vname, msg.separator, msg.uid, msg.position) == ("Archive/2024", "/", 7, 3)
     assert (msg.size, msg.vsize, msg.guid, msg.received_date) == (100, 104, "g", 1700000000)
     assert parse_query(["mailbox", "Archive/%", "seen", "keyword", "$junk"]).matches(msg)
-    assert msg.header_bytes() == b"Subject: x\r\n\r\n"
-    assert msg.body_bytes() == b"body\r\n"
+    assert msg.message_bytes() == b"Subject: x\r\n\r\nbody\r\n"
 
 
-@pytest.mark.parametrize(
-    ("text", "header", "body"),
-    [
-        (b"A: 1\n\nb\n", b"A: 1\n\n", b"b\n"),
-        (b"A: 1\n", b"A: 1\n", b""),
-        (b"\nbody", b"\n", b"body"),
-        (b"A: 1\r\n\r\nb\n\nc", b"A: 1\r\n\r\n", b"b\n\nc"),
-    ],
-)
-def test_header_body_split(text: bytes, header: bytes, body: bytes) -> None:
+def test_text_is_loaded_once() -> None:
     calls = []
 
     def load() -> bytes:
         calls.append(1)
-        return text
+        return b"A: 1\n\nb\n"
 
     msg = MessageView(vname="INBOX", separator=".", loader=load)
-    assert (msg.header_bytes(), msg.body_bytes()) == (header, body)
+    assert msg.message_bytes() == msg.message_bytes() == b"A: 1\n\nb\n"
     assert len(calls) == 1
 
 
 def test_text_without_loader_is_an_error() -> None:
     with pytest.raises(MailstoreError):
-        MessageView(vname="INBOX", separator=".").body_bytes()
+        MessageView(vname="INBOX", separator=".").message_bytes()
 
 
 # --- keys beyond flags and mailboxes --------------------------------------------------------

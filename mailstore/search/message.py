@@ -133,24 +133,3 @@ class MessageView:
         if self._sent is None:
             self._sent = (text_module().sent_date(self.parsed()),)
         return self._sent[0]
-
-    def header_bytes(self) -> bytes:
-        """The header block, up to and including the empty line that ends it."""
-        text = self.message_bytes()
-        return text[: _body_offset(text)]
-
-    def body_bytes(self) -> bytes:
-        """Everything after the header block."""
-        text = self.message_bytes()
-        return text[_body_offset(text) :]
-
-
-def _body_offset(text: bytes) -> int:
-    if text.startswith(b"\n"):
-        return 1
-    if text.startswith(b"\r\n"):
-        return 2
-    lf = text.find(b"\n\n")
-    crlf = text.find(b"\r\n\r\n")
-    candidates = [i + 2 for i in (lf,) if i >= 0] + [i + 4 for i in (crlf,) if i >= 0]
-    return min(candidates) if candidates else len(text)
