@@ -55,6 +55,11 @@ SCENARIOS = [
                  id="parent-mailbox-flags"),
     pytest.param("R", ["NOT", "mailbox", "Entwürfe", "UNDELETED", "KEYWORD", "$junk"], True,
                  id="parent-not-mailbox-keyword"),
+    pytest.param("", ["BODY", "köln", "SEEN"], False, id="root-body-seen"),
+    pytest.param("Sel", ["SINCE", "2005-01-01", "LARGER", "300", "NOT", "FROM", "sender1"], True,
+                 id="parent-date-size-from"),
+    pytest.param("", ["(", "mailbox", "INBOX", "2:4", ")", "OR", "(", "mailbox", "Archive*",
+                      "SUBJECT", "2", ")"], False, id="root-seqset-or-subject"),
 ]
 
 
