@@ -152,6 +152,11 @@ class MailSource(abc.ABC):
     def read_message(self, folder: Folder, meta: MessageMeta) -> bytes:
         """The message's exact bytes; MailstoreError (INVALIDDATA, NOTFOUND) when unreadable."""
 
+    def folder_warnings(self, folder: Folder) -> list[str]:
+        """What the last :meth:`iter_messages` of ``folder`` could not recover but went on
+        without (e.g. "index missing: flags and keywords are lost"); reported, never fatal."""
+        return []
+
     def subscriptions(self) -> list[tuple[str, ...]]:
         """Subscribed mailbox names (only with Capability.SUBSCRIPTIONS)."""
         return []

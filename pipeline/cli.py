@@ -127,6 +127,11 @@ def _print_summary(report: dict[str, Any], out: Any) -> None:
             where = "/".join(dead["source_mailbox"])
             key = (user["user"], dead["stage"], where, dead["reason"])
             groups[key] = groups.get(key, 0) + 1
+    for user in report["users"]:
+        for entry in user.get("warnings", []):
+            for text in entry["warnings"]:
+                print(f"mailbeam: user {user['user']}: warning for mailbox "
+                      f"{'/'.join(entry['mailbox'])}: {text}", file=out)
     for shown, ((user_name, stage, where, reason), count) in enumerate(groups.items()):
         if shown == 20:
             print(f"mailbeam: {len(groups) - 20} more failures: see report.json", file=out)

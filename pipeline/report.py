@@ -84,6 +84,10 @@ def build_report(
             box[r["status"]] += 1
             if r["status"] == "written" and r["committed_at"] >= run_started_ms:
                 box["written_this_run"] += 1
+        warnings = [
+            json.loads(schemas.read_text(path))
+            for path in glob_paths(ctx.path("messages", task.key, "*.warnings.json"))
+        ]
         selected, selected_bytes = _selected(ctx, task)
         listed = schemas.exists(ctx.path("messages", task.key, "_SUCCESS"))
         done = schemas.exists(ctx.path("written", f"{task.key}._SUCCESS"))
@@ -98,6 +102,7 @@ def build_report(
             "written_this_run": sum(b["written_this_run"] for b in mailboxes.values()),
             "already_present": sum(b["existed"] for b in mailboxes.values()),
             "failed": len(dead),
+            "warnings": [w for w in warnings if w["warnings"]],
             "mailboxes": [
                 {"name": name.split("\x1f"), **{k: v for k, v in counts.items()}}
                 for name, counts in sorted(mailboxes.items())

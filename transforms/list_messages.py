@@ -119,6 +119,11 @@ class _ListMessagesFn(beam.DoFn):
                 return
             for record in records:
                 record["mailbox_count"] = len(records)
+            warnings = self._sources.get(task).folder_warnings(folder)
+            warnings_path = ctx.path("messages", task.key, f"{fkey}.warnings.json")
+            if warnings or schemas.exists(warnings_path):
+                schemas.write_text(warnings_path, json.dumps(
+                    {"mailbox": list(folder.name), "warnings": warnings}, ensure_ascii=False))
             schemas.write_records(path, "message", records)
             dead.flush()
             self._messages.inc(len(records))

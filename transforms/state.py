@@ -5,6 +5,7 @@ State directory of one job (``<state-dir>/<job-id>/``)::
     job.json                                  the job spec (no secrets), epoch, users
     messages/<user>/_FOLDERS.json             folder keys the listing found
     messages/<user>/<folder>.avro             mailbeam.v1.Message records, no body
+    messages/<user>/<folder>.warnings.json    what the source could not recover (reported)
     messages/<user>/_SUCCESS                  listing done: {"folders": [...], "failed": [...]}
     selected/<user>/<folder>-<n>.avro         selected records, chunk n (body when needed)
     selected/<user>/<folder>.done             {"chunks": [{name, count, bytes}], "failed": n}
