@@ -176,6 +176,10 @@ class MailDestination(abc.ABC):
 
     #: The destination namespace separator.
     separator: str = "."
+    #: True when ``save_batch`` itself never stores a ``save_id`` twice (Maildir: deterministic
+    #: file names).  Otherwise the sink records an intent before each batch and asks
+    #: :meth:`present` about uncommitted intents when it resumes.
+    idempotent: bool = False
 
     @abc.abstractmethod
     def create_mailbox(self, name: tuple[str, ...]) -> bool:
@@ -188,6 +192,11 @@ class MailDestination(abc.ABC):
         When this returns, every ``written``/``existed`` message is durable at
         its final name; a crash before that leaves nothing a re-run cannot finish.
         """
+
+    def present(self, name: tuple[str, ...], requests: list[SaveRequest]) -> set[str]:
+        """The ``save_id``s of ``requests`` already stored in mailbox ``name`` (asked only for a
+        batch whose save may or may not have happened before a crash)."""
+        return set()
 
     @abc.abstractmethod
     def subscribe(self, names: Iterable[tuple[str, ...]]) -> None:

@@ -23,10 +23,9 @@ from apache_beam.metrics import Metrics
 import schemas
 from mailstore.driver import Folder
 from mailstore.errors import Kind, MailstoreError
-from mailstore.location import parse_location
 from mailstore.names import dest_mailbox_name
 from transforms.deadletters import DeadLetters
-from transforms.sources import SourceCache, open_user_source
+from transforms.sources import DestinationCache, SourceCache, open_user_source
 from transforms.state import JobContext, UserTask, safe_key
 
 __all__ = ["ListFolders", "ListMessages", "folder_key", "save_id_for"]
@@ -40,10 +39,6 @@ def save_id_for(ctx: JobContext, mailbox: tuple[str, ...] | list[str], source_ke
     """The deterministic idempotency key of a message in its destination mailbox."""
     text = "\x00".join([ctx.job_id, *mailbox, "\x01", source_key])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-
-
-def dest_separator(ctx: JobContext) -> str:
-    return parse_location(ctx.dest_location).separator
 
 
 class _ListFoldersFn(beam.DoFn):
@@ -98,10 +93,13 @@ class _ListMessagesFn(beam.DoFn):
 
     def setup(self) -> None:
         self._sources = SourceCache(self._ctx)
-        self._separator = dest_separator(self._ctx)
+        # The destination's separator decides the names (doveadm's ``_`` rule); an IMAP server
+        # tells it only once logged in, so each user's destination is asked.
+        self._dests = DestinationCache(self._ctx)
 
     def teardown(self) -> None:
         self._sources.close()
+        self._dests.close()
 
     def process(self, element: tuple[UserTask, Folder]) -> Iterator[tuple[str, tuple[str, bool]]]:
         task, folder = element
@@ -131,7 +129,8 @@ class _ListMessagesFn(beam.DoFn):
 
     def _records(self, task: UserTask, folder: Folder) -> Iterator[dict[str, Any]]:
         ctx = self._ctx
-        dest = dest_mailbox_name(folder.name, ctx.parent, self._separator)
+        separator = self._dests.get(task).separator
+        dest = dest_mailbox_name(folder.name, ctx.parent, separator)
         for meta in self._sources.get(task).iter_messages(folder):
             yield {
                 "job": ctx.job_id,

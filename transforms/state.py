@@ -9,6 +9,7 @@ State directory of one job (``<state-dir>/<job-id>/``)::
     messages/<user>/_SUCCESS                  listing done: {"folders": [...], "failed": [...]}
     selected/<user>/<folder>-<n>.avro         selected records, chunk n (body when needed)
     selected/<user>/<folder>.done             {"chunks": [{name, count, bytes}], "failed": n}
+    intents/<user>/<chunk>-<first>.json       save_ids of a batch being saved (non-idempotent sinks)
     ledger/<user>/<chunk>-<k>.avro            mailbeam.v1.LedgerEntry, one file per durable batch
     deadletter/<user>/<stage>-<part>.avro     mailbeam.v1.DeadLetter, rewritten per attempt
     written/<user>._SUCCESS                   every chunk of this user written (and subscribed)
@@ -63,6 +64,9 @@ class JobContext:
     query: Query
     epoch: int
     subscribe: bool
+    #: Destination options as KEY=VALUE (master_user, password_file, insecure, ca_file); the
+    #: password itself is never here: it is read from its file or the environment by the worker.
+    dest_settings: tuple[str, ...] = ()
 
     def path(self, *parts: str) -> str:
         return FileSystems.join(self.job_dir, *parts)

@@ -5,26 +5,31 @@ selected chunk and returns ``user_key`` for every user whose chunks all landed
 (after subscribing its imported mailboxes with ``-s``).
 
 Per chunk: messages the ledger already holds are skipped (an optimisation);
-the rest are saved in batches through the destination driver, whose writes are
-idempotent per ``save_id`` (the guarantee); once a batch is durable, one ledger
-file ``ledger/<user>/<chunk>-<first position>-n<count>.avro`` records it.
+the rest are saved in batches through the destination driver.  A Maildir's
+writes are idempotent per ``save_id`` (the guarantee); for a destination whose
+saves are not (IMAP), an intent naming the batch's save_ids is recorded before
+the save and, when a resume finds one without its ledger entry, the destination
+is asked which of those messages it already holds (:meth:`present`).  Once a
+batch is durable, one ledger file
+``ledger/<user>/<chunk>-<first position>-n<count>.avro`` records it.
 Messages that cannot be read or written go to ``deadletter/<user>/write-<chunk>.avro``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 import schemas
-from mailstore.driver import MailDestination, SaveRequest, open_destination
+from mailstore.driver import MailDestination, SaveRequest, SaveResult
 from mailstore.errors import Kind, MailstoreError
-from mailstore.location import expand_location, parse_location
 from transforms.deadletters import DeadLetters
-from transforms.sources import SourceCache, folder_of, meta_of
+from transforms.sources import SourceCache, folder_of, meta_of, open_user_destination
 from transforms.state import (
     JobContext,
     UserTask,
@@ -85,8 +90,7 @@ class _WriteChunkFn(beam.DoFn):
 
     def _dest(self, task: UserTask) -> MailDestination:
         if task.key not in self._dests:
-            location = expand_location(parse_location(self._ctx.dest_location), task.user)
-            dest = open_destination(location, task.user, self._ctx.epoch)
+            dest = open_user_destination(self._ctx, task)
             # Like Dovecot opening a user's storage: the user's INBOX always exists.
             dest.create_mailbox(("INBOX",))
             self._dests[task.key] = dest
@@ -120,11 +124,13 @@ class _WriteChunkFn(beam.DoFn):
                 dest.create_mailbox(mailbox)
                 self._created.add((task.key, mailbox))
         except (MailstoreError, OSError) as e:
-            for r in todo:
-                dead.add(e, mailbox=r["source_mailbox"], source_key=r["source_key"],
-                         save_id=r["save_id"], location=r["handle"])
-            self._failed.inc(len(todo))
-            dead.flush()
+            self._fail_all(dead, e, todo)
+            yield task.key, (task, mailbox, len(todo))
+            return
+        try:
+            todo = self._resolve_intents(task, dest, mailbox, chunk, todo)
+        except (MailstoreError, OSError) as e:
+            self._fail_all(dead, e, todo)
             yield task.key, (task, mailbox, len(todo))
             return
         for batch in _batches(todo):
@@ -132,15 +138,20 @@ class _WriteChunkFn(beam.DoFn):
         dead.flush()
         yield task.key, (task, mailbox, len(dead.records))
 
-    def _write_batch(
-        self,
-        task: UserTask,
-        dest: MailDestination,
-        mailbox: tuple[str, ...],
-        chunk: str,
-        batch: list[dict[str, Any]],
-        dead: DeadLetters,
+    def _fail_all(
+        self, dead: DeadLetters, exc: BaseException, records: list[dict[str, Any]]
     ) -> None:
+        """The whole chunk failed for one reason (mailbox not creatable, destination down)."""
+        for r in records:
+            dead.add(exc, mailbox=r["source_mailbox"], source_key=r["source_key"],
+                     save_id=r["save_id"], location=r["handle"])
+        self._failed.inc(len(records))
+        dead.flush()
+
+    def _requests(
+        self, task: UserTask, batch: list[dict[str, Any]], dead: DeadLetters | None
+    ) -> tuple[list[SaveRequest], dict[str, dict[str, Any]]]:
+        """Save requests for the records whose body can be read (failures dead-lettered)."""
         requests: list[SaveRequest] = []
         by_id: dict[str, dict[str, Any]] = {}
         for r in batch:
@@ -149,9 +160,10 @@ class _WriteChunkFn(beam.DoFn):
                 if body is None:
                     body = self._sources.get(task).read_message(folder_of(r), meta_of(r))
             except (MailstoreError, OSError) as e:
-                dead.add(e, mailbox=r["source_mailbox"], source_key=r["source_key"],
-                         save_id=r["save_id"], location=r["handle"])
-                self._failed.inc()
+                if dead is not None:
+                    dead.add(e, mailbox=r["source_mailbox"], source_key=r["source_key"],
+                             save_id=r["save_id"], location=r["handle"])
+                    self._failed.inc()
                 continue
             by_id[r["save_id"]] = r
             requests.append(
@@ -164,8 +176,47 @@ class _WriteChunkFn(beam.DoFn):
                     received_date=r["received_date"],
                 )
             )
+        return requests, by_id
+
+    def _resolve_intents(
+        self,
+        task: UserTask,
+        dest: MailDestination,
+        mailbox: tuple[str, ...],
+        chunk: str,
+        todo: list[dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """Settle batches a crash left between intent and ledger: what the destination already
+        holds goes into the ledger as ``existed``; the rest is returned to be saved."""
+        intents = glob_paths(self._ctx.path("intents", task.key, f"{chunk}-*.json"))
+        if not intents:
+            return todo
+        maybe = set().union(*(json.loads(schemas.read_text(p)) for p in intents))
+        requests, by_id = self._requests(task, [r for r in todo if r["save_id"] in maybe], None)
+        present = dest.present(mailbox, requests) if requests else set()
+        existed = [SaveResult(sid, "existed") for sid in sorted(present)]
+        self._commit(task, mailbox, chunk, existed, by_id, None)
+        FileSystems.delete(intents)
+        return [r for r in todo if r["save_id"] not in present]
+
+    def _write_batch(
+        self,
+        task: UserTask,
+        dest: MailDestination,
+        mailbox: tuple[str, ...],
+        chunk: str,
+        batch: list[dict[str, Any]],
+        dead: DeadLetters,
+    ) -> None:
+        requests, by_id = self._requests(task, batch, dead)
         if not requests:
             return
+        intent = ""
+        if not dest.idempotent:
+            # Recorded before the save: a crash between save and ledger is settled on resume.
+            first = min(req.ordinal for req in requests)
+            intent = self._ctx.path("intents", task.key, f"{chunk}-{first:08d}.json")
+            schemas.write_text(intent, json.dumps([req.save_id for req in requests]))
         try:
             results = dest.save_batch(mailbox, requests)
         except (MailstoreError, OSError) as e:
@@ -175,6 +226,20 @@ class _WriteChunkFn(beam.DoFn):
                          save_id=r["save_id"], location=r["handle"])
             self._failed.inc(len(requests))
             return
+        self._commit(task, mailbox, chunk, results, by_id, dead)
+        if intent:
+            FileSystems.delete([intent])
+
+    def _commit(
+        self,
+        task: UserTask,
+        mailbox: tuple[str, ...],
+        chunk: str,
+        results: list[SaveResult],
+        by_id: dict[str, dict[str, Any]],
+        dead: DeadLetters | None,
+    ) -> None:
+        """Append one ledger file for the durable results; dead-letter the failed ones."""
         entries = []
         stamp = now_ms()
         for res in results:
@@ -192,7 +257,7 @@ class _WriteChunkFn(beam.DoFn):
                     self._bytes.inc(r["size"])
                 else:
                     self._existed.inc()
-            else:
+            elif dead is not None:
                 dead.add(_save_failure(res.reason), mailbox=r["source_mailbox"],
                          source_key=r["source_key"], save_id=r["save_id"], location=r["handle"])
                 self._failed.inc()
@@ -242,8 +307,7 @@ class _FinishUserFn(beam.DoFn):
         mailboxes = sorted({mailbox for _, mailbox, _ in items if mailbox is not None})
         failed = sum(n for _, _, n in items) + self._earlier_failures(task)
         if self._ctx.subscribe and mailboxes:
-            location = expand_location(parse_location(self._ctx.dest_location), task.user)
-            with open_destination(location, task.user, self._ctx.epoch) as dest:
+            with open_user_destination(self._ctx, task) as dest:
                 dest.subscribe(mailboxes)
         if not failed:
             schemas.write_text(self._ctx.path("written", f"{user_key}._SUCCESS"), "")

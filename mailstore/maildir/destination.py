@@ -95,6 +95,8 @@ class MaildirDestination(MailDestination):
     same job produce the same names.
     """
 
+    idempotent = True  # a save_id's file name is deterministic: "already there" is success
+
     def __init__(self, location: MailLocation, user: User, epoch: int) -> None:
         self.location = location
         self.user = user
