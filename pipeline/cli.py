@@ -53,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--userdb", metavar="passwd-file:PATH")
     imp.add_argument("--dest", default=None, metavar="LOCATION",
                      help="destination location template (default maildir:~/Maildir)")
+    imp.add_argument("--dest-master-user", metavar="NAME",
+                     help="log in to an IMAP destination as USER*NAME (master user)")
+    imp.add_argument("--dest-password-file", metavar="PATH",
+                     help="IMAP destination password file (else $MAILBEAM_DEST_PASSWORD)")
+    imp.add_argument("--dest-insecure", action="store_true",
+                     help="IMAP destination: allow plaintext and unverified TLS (tests only)")
+    imp.add_argument("--dest-ca-file", metavar="PATH",
+                     help="IMAP destination: CA certificates to verify the server with")
     imp.add_argument("--state-dir", default=None, metavar="DIR",
                      help="checkpoint directory, local path or Beam FileSystems URI")
     imp.add_argument("--runner", default="direct",
@@ -101,6 +109,11 @@ def _import_args(ns: argparse.Namespace) -> Any:
         settings=tuple(ns.settings),
         userdb=ns.userdb,
         dest=ns.dest or DEFAULT_DEST,
+        dest_master_user=ns.dest_master_user,
+        dest_password_file=os.path.abspath(ns.dest_password_file)
+        if ns.dest_password_file else None,
+        dest_insecure=ns.dest_insecure,
+        dest_ca_file=os.path.abspath(ns.dest_ca_file) if ns.dest_ca_file else None,
         state_dir=ns.state_dir or DEFAULT_STATE_DIR,
         runner=ns.runner,
         runner_options=tuple(ns.runner_options),

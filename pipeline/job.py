@@ -45,6 +45,10 @@ class ImportArgs:
     settings: tuple[str, ...] = ()
     userdb: str | None = None
     dest: str = DEFAULT_DEST
+    dest_master_user: str | None = None
+    dest_password_file: str | None = None
+    dest_insecure: bool = False
+    dest_ca_file: str | None = None
     state_dir: str = DEFAULT_STATE_DIR
     runner: str = "direct"
     runner_options: tuple[str, ...] = ()
@@ -79,6 +83,7 @@ def job_id_for(args: ImportArgs, query_text: str) -> str:
         "subscribe": args.subscribe,
         "userdb": args.userdb,
         "dest": args.dest,
+        "dest_master_user": args.dest_master_user,
         "dedupe": args.dedupe,
     }
     blob = json.dumps(spec, sort_keys=True).encode("utf-8")
@@ -127,11 +132,7 @@ def prepare_job(args: ImportArgs) -> Job:
         raise MailstoreError(Kind.PARAMS, "missing search query (use ALL to import everything)")
     query = parse_query(list(args.query))
     parse_location(args.source, args.settings)
-    dest = parse_location(args.dest)
-    if dest.driver != "maildir":
-        raise MailstoreError(
-            Kind.PARAMS, f"--dest {args.dest!r}: destination driver {dest.driver!r} not supported"
-        )
+    _check_destination(args)
     if args.dedupe != "none":
         raise MailstoreError(
             Kind.PARAMS, f"--dedupe {args.dedupe!r}: only 'none' (doveadm's behaviour) exists"
@@ -167,8 +168,38 @@ def prepare_job(args: ImportArgs) -> Job:
         query=query,
         epoch=epoch,
         subscribe=args.subscribe,
+        dest_settings=_dest_settings(args),
     )
     return Job(ctx=ctx, tasks=tasks, args=args, resumed=resumed)
+
+
+def _dest_settings(args: ImportArgs) -> tuple[str, ...]:
+    """The destination options the workers need (never a password: only where it lives)."""
+    settings = []
+    if args.dest_master_user:
+        settings.append(f"master_user={args.dest_master_user}")
+    if args.dest_password_file:
+        settings.append(f"password_file={args.dest_password_file}")
+    if args.dest_insecure:
+        settings.append("insecure=yes")
+    if args.dest_ca_file:
+        settings.append(f"ca_file={args.dest_ca_file}")
+    return tuple(settings)
+
+
+def _check_destination(args: ImportArgs) -> None:
+    if args.dest.startswith(("imap://", "imaps://")):
+        from mailstore.location import parse_destination
+
+        parse_destination(args.dest, master_user=args.dest_master_user,
+                          password_file=args.dest_password_file, insecure=args.dest_insecure,
+                          ca_file=args.dest_ca_file)
+        return
+    dest = parse_location(args.dest)
+    if dest.driver != "maildir":
+        raise MailstoreError(
+            Kind.PARAMS, f"--dest {args.dest!r}: destination driver {dest.driver!r} not supported"
+        )
 
 
 def _job_document(args: ImportArgs, job_id: str, epoch: int, users: list[User]) -> dict:
