@@ -132,6 +132,85 @@ def _mail_ids() -> tuple[int, int, str, str]:
     return entry.pw_uid, entry.pw_gid, "dovecot", "dovecot"
 
 
+def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate it signed for ``localhost`` and ``127.0.0.1``:
+    (ca.pem, server.pem, server.key), written into ``directory``."""
+    import ipaddress
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("mailbeam test CA"))
+        .issuer_name(name("mailbeam test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("localhost"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = directory / "ca.pem"
+    cert_file = directory / "server.pem"
+    key_file = directory / "server.key"
+    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    os.chmod(key_file, 0o600)
+    return ca_file, cert_file, key_file
+
+
 _SERVICES_WITH_CHROOT = (
     "aggregator",
     "anvil",
@@ -149,11 +228,16 @@ class DovecotServer:
     """A private Dovecot instance. Use as a context manager, or call :meth:`start`/:meth:`stop`.
 
     ``separator`` sets the inbox namespace's hierarchy separator; ``None`` keeps the Maildir++
-    native ``.``.
+    native ``.``. ``tls=True`` makes a throwaway CA (:attr:`ca_file`) and a server certificate
+    for ``localhost``/``127.0.0.1``, offers STARTTLS on :attr:`imap_port` (plaintext login stays
+    allowed) and listens for IMAPS on :attr:`imaps_port`.
     """
 
-    def __init__(self, separator: str | None = None, base: Path | None = None) -> None:
+    def __init__(
+        self, separator: str | None = None, base: Path | None = None, *, tls: bool = False
+    ) -> None:
         self.separator = separator
+        self.tls = tls
         if base is None:
             base = Path(tempfile.mkdtemp(prefix="mailbeam-dovecot-", dir="/tmp"))
             self._own_base = True
@@ -173,6 +257,13 @@ class DovecotServer:
         self._passwd_dir = base / "passwd.d"
         self._passwd_dir.mkdir(exist_ok=True)
         self.imap_port = _free_port()
+        #: The IMAPS port (``tls=True`` only) and the CA certificate that signed the server's.
+        self.imaps_port: int | None = _free_port() if tls else None
+        self.ca_file: Path | None = None
+        self._cert_files: tuple[Path, Path] | None = None
+        if tls:
+            self.ca_file, *pair = _make_certificates(base / "tls")
+            self._cert_files = (pair[0], pair[1])
         self._uid, self._gid, self._internal_user, self._internal_group = _mail_ids()
         self.users: dict[str, DovecotUser] = {}
         self._proc: subprocess.Popen[bytes] | None = None
@@ -192,7 +283,7 @@ class DovecotServer:
             f"instance_name = mailbeam-{self.base.name}",
             "listen = 127.0.0.1",
             "protocols = imap",
-            "ssl = no",
+            *self._ssl_lines(),
             "disable_plaintext_auth = no",
             "auth_mechanisms = plain login",
             f"default_login_user = {self._internal_user if os.geteuid() else 'dovenull'}",
@@ -215,7 +306,11 @@ class DovecotServer:
             f"    port = {self.imap_port}",
             "  }",
             "  inet_listener imaps {",
-            "    port = 0",
+            *(
+                ["    address = 127.0.0.1", f"    port = {self.imaps_port}"]
+                if self.imaps_port is not None
+                else ["    port = 0"]
+            ),
             "  }",
             "}",
         ]
@@ -230,6 +325,12 @@ class DovecotServer:
             for service in _SERVICES_WITH_CHROOT:
                 lines += [f"service {service} {{", "  chroot =", "}"]
         return "\n".join(lines) + "\n"
+
+    def _ssl_lines(self) -> list[str]:
+        if self._cert_files is None:
+            return ["ssl = no"]
+        cert, key = self._cert_files
+        return ["ssl = yes", f"ssl_cert = <{cert}", f"ssl_key = <{key}"]
 
     def start(self) -> Self:
         """Write the config and start ``dovecot -F``; return once IMAP accepts connections."""

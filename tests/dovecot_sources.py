@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dovecot import DovecotServer, DovecotUser
 
-__all__ = ["DovecotSource", "dovecot_source", "FORMATS"]
+__all__ = ["FORMATS", "DovecotSource", "dovecot_source"]
 
 FORMATS = ("mbox", "sdbox", "mdbox")
 _ids = itertools.count()
