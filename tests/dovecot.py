@@ -404,9 +404,13 @@ class DovecotServer:
     # -- users -----------------------------------------------------------------------------------
 
     def add_user(self, name: str, password: str = "pw") -> DovecotUser:
-        """Add a passwd-file user with an (empty) home under the temp dir; idempotent per name."""
+        """Add a passwd-file user with an (empty) home under the temp dir.
+
+        The server is shared by the whole session: a name used twice is an error, so that two
+        test modules can never write into the same user by accident.
+        """
         if name in self.users:
-            return self.users[name]
+            raise ValueError(f"test user {name!r} exists already: use a name unique to the test")
         if not re.fullmatch(r"[A-Za-z0-9._@+-]+", name):
             raise ValueError(f"unsupported user name for the test userdb: {name!r}")
         home = self.homes / name

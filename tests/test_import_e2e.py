@@ -26,7 +26,7 @@ _ids = itertools.count()
 
 
 def _user(dovecot: DovecotServer, role: str) -> Any:
-    return dovecot.add_user(f"{role}{next(_ids)}")
+    return dovecot.add_user(f"e2e-{role}{next(_ids)}")
 
 
 def reference(dovecot: DovecotServer, maildir: Path, parent: str, query: list[str],

@@ -28,7 +28,7 @@ _ids = itertools.count()
 
 
 def _user(dovecot: DovecotServer, role: str) -> Any:
-    return dovecot.add_user(f"{role}{next(_ids)}")
+    return dovecot.add_user(f"sdbox-{role}{next(_ids)}")
 
 
 def _location(home: Path, separate_index: bool) -> str:
