@@ -217,6 +217,15 @@ class MailDestination(abc.ABC):
     def subscribe(self, names: Iterable[tuple[str, ...]]) -> None:
         """Add the mailboxes to the subscriptions (keeping what is there)."""
 
+    def present(self, name: tuple[str, ...], requests: list[SaveRequest]) -> set[str]:
+        """The save ids of ``requests`` already in mailbox ``name`` (for a batch whose intent
+        was recorded but never committed: those must not be saved again).
+
+        A destination whose :meth:`save_batch` is idempotent by itself may answer ``set()``
+        (the default). Two identical requests count as two: one stored copy marks one of them.
+        """
+        return set()
+
     def validate_name(self, name: tuple[str, ...]) -> None:
         """Raise MailstoreError(PARAMS) if the destination cannot hold this name."""
 
@@ -249,7 +258,8 @@ def _load_drivers() -> None:
     # Importing a driver package registers it.
     import mailstore.dbox
     import mailstore.imap
-    import mailstore.maildir  # noqa: F401
+    import mailstore.maildir
+    import mailstore.mdbox  # noqa: F401
 
 
 def open_source(location: MailLocation, user: User) -> MailSource:

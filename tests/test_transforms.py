@@ -601,7 +601,7 @@ def test_user_with_nothing_selected_is_marked_written(
     run_stages(ctx, [task], _options())
     assert (tmp_path / "job" / "selected" / task.key / f"{_fkey('Empty')}.done").is_file()
     assert (tmp_path / "job" / "written" / f"{task.key}._SUCCESS").is_file()
-    assert (Path(task.user.home or "") / "Maildir" / "cur").is_dir(), "INBOX exists, as doveadm"
+    assert not (Path(task.user.home or "") / "Maildir").exists(), "doveadm opens no destination"
 
 
 # --- 6. Skip predicates -----------------------------------------------------------------------

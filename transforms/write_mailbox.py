@@ -103,14 +103,8 @@ class _WriteChunkFn(beam.DoFn):
         if chunk:
             records = list(schemas.read_records(ctx.path("selected", task.key, f"{chunk}.avro")))
         if not records:
-            # Nothing selected for this user: its INBOX still exists afterwards, as with doveadm.
-            dead = DeadLetters(ctx, task, "write", "inbox")
-            try:
-                self._dest(task)
-            except (MailstoreError, OSError) as e:
-                dead.add(e, location=ctx.dest_location)
-            dead.flush()
-            yield task.key, (task, None, len(dead.records))
+            # Nothing selected for this user: like doveadm, the destination is never opened.
+            yield task.key, (task, None, 0)
             return
         mailbox = tuple(records[0]["dest_mailbox"])
         done = ledger_ids(ctx, task.key, chunk)
