@@ -208,11 +208,6 @@ class MailDestination(abc.ABC):
         its final name; a crash before that leaves nothing a re-run cannot finish.
         """
 
-    def present(self, name: tuple[str, ...], requests: list[SaveRequest]) -> set[str]:
-        """The ``save_id``s of ``requests`` already stored in mailbox ``name`` (asked only for a
-        batch whose save may or may not have happened before a crash)."""
-        return set()
-
     @abc.abstractmethod
     def subscribe(self, names: Iterable[tuple[str, ...]]) -> None:
         """Add the mailboxes to the subscriptions (keeping what is there)."""
@@ -259,6 +254,7 @@ def _load_drivers() -> None:
     import mailstore.dbox
     import mailstore.imap
     import mailstore.maildir
+    import mailstore.mbox
     import mailstore.mdbox  # noqa: F401
 
 

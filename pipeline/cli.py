@@ -97,6 +97,17 @@ def _import_args(ns: argparse.Namespace) -> Any:
     query = tuple(ns.query)
     if query and query[0] == "--":
         query = query[1:]
+    settings = []
+    for item in ns.settings:
+        key, _, value = item.partition("=")
+        if key == "imapc_password":
+            # Workers get it from the environment, never inside the pipeline or its state.
+            os.environ["MAILBEAM_IMAPC_PASSWORD"] = value
+            print("mailbeam: warning: -p imapc_password is visible to other users in the "
+                  "process list; prefer -p imapc_password_file=PATH or MAILBEAM_IMAPC_PASSWORD",
+                  file=sys.stderr)
+            continue
+        settings.append(item)
     return ImportArgs(
         source=ns.source,
         parent=ns.parent,
@@ -106,7 +117,7 @@ def _import_args(ns: argparse.Namespace) -> Any:
         user_file=ns.user_file,
         source_user=ns.source_user,
         subscribe=ns.subscribe,
-        settings=tuple(ns.settings),
+        settings=tuple(settings),
         userdb=ns.userdb,
         dest=ns.dest or DEFAULT_DEST,
         dest_master_user=ns.dest_master_user,

@@ -82,8 +82,12 @@ def test_missing_source_names_the_path_and_exits_68(tmp_path: Path, userdb: Path
     assert not (tmp_path / "home" / "alice" / "Maildir").exists()
 
 
-def test_password_settings_never_reach_state_or_output(tmp_path: Path, userdb: Path) -> None:
+def test_password_settings_never_reach_state_or_output(
+    tmp_path: Path, userdb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "s3cr3t-Pa55"
+    # run() moves the password into the environment for its workers; restore it afterwards.
+    monkeypatch.setenv("MAILBEAM_IMAPC_PASSWORD", "")
     code, err = _run("import", "--userdb", f"passwd-file:{userdb}", "-u", "alice",
                      "--state-dir", str(tmp_path / "state"), "--progress", "none",
                      "-p", f"imapc_password={secret}", f"maildir:{tmp_path}/gone", "", "ALL")

@@ -23,6 +23,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 import schemas
@@ -31,7 +32,7 @@ from mailstore.errors import MailstoreError
 from mailstore.search import MessageView, Need
 from transforms.deadletters import DeadLetters
 from transforms.sources import SourceCache, folder_of, meta_of
-from transforms.state import JobContext, UserTask
+from transforms.state import JobContext, UserTask, glob_paths, listing_marker
 
 __all__ = [
     "CHUNK_SIZE",
@@ -185,6 +186,10 @@ class _MarkSelectedFn(beam.DoFn):
             else:
                 failures.append(value)
         assert task is not None, f"folder {fkey} of {user_key} reached the marker without its task"
+        stale = [exc for _, exc in failures if is_stale_listing(exc)]
+        if stale:
+            self._relist(task, fkey, failures[0][0]["source_mailbox"], stale[0])
+            return
         dead = DeadLetters(self._ctx, task, "select", fkey)
         for record, exc in failures:
             dead.add(
@@ -199,6 +204,29 @@ class _MarkSelectedFn(beam.DoFn):
         path = self._ctx.path("selected", user_key, f"{fkey}.done")
         schemas.write_text(path, json.dumps({"chunks": chunks, "failed": len(failures)}))
         yield user_key, fkey
+
+    def _relist(self, task: UserTask, fkey: str, mailbox: list[str], exc: BaseException) -> None:
+        """The source renumbered the mailbox since it was listed (IMAP UIDVALIDITY changed):
+        drop its listing and selection, and have the next run list it again."""
+        ctx = self._ctx
+        stale = [ctx.path("messages", task.key, f"{fkey}.avro"), *glob_paths(
+            ctx.path("selected", task.key, f"{fkey}-*.avro"))]
+        FileSystems.delete([p for p in stale if schemas.exists(p)])
+        marker = listing_marker(ctx, task.key) or {"folders": [], "failed": []}
+        marker = {
+            "folders": [k for k in marker["folders"] if k != fkey],
+            "failed": sorted({*marker["failed"], fkey}),
+        }
+        schemas.write_text(ctx.path("messages", task.key, "_SUCCESS"), json.dumps(marker))
+        note = (f"{exc}; the mailbox is listed again on the next run, and messages already "
+                "imported from it may be imported again (their UIDs changed)")
+        schemas.write_text(ctx.path("messages", task.key, f"{fkey}.warnings.json"),
+                           json.dumps({"mailbox": mailbox, "warnings": [note]}, ensure_ascii=False))
+
+
+def is_stale_listing(exc: BaseException) -> bool:
+    """An error saying the source renumbered a mailbox since it was listed."""
+    return getattr(exc, "code", None) == "UIDVALIDITY"
 
 
 class SelectMessages(beam.PTransform):
