@@ -34,6 +34,7 @@ __all__ = [
     "MailLocation",
     "expand_location",
     "format_location",
+    "parse_destination",
     "parse_location",
 ]
 
@@ -275,6 +276,79 @@ def parse_location(text: str, overrides: Sequence[str] = ()) -> MailLocation:
     if escape is not None and len(escape) > 1:
         raise _params(f"mailbox_list_visible_escape_char must be one character in '{where}'")
     return MailLocation(driver=driver, path=path, settings=tuple(sorted(settings.items())))
+
+
+#: Default ports of the IMAP destination URL schemes.
+IMAP_PORTS = {"imap": 143, "imaps": 993}
+_IMAP_URL = re.compile(
+    r"(?P<scheme>imaps?)://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>\d{1,5}))?/?",
+    re.IGNORECASE,
+)
+
+
+def parse_destination(
+    text: str,
+    *,
+    master_user: str | None = None,
+    password_file: str | None = None,
+    insecure: bool = False,
+    ca_file: str | None = None,
+) -> MailLocation:
+    """Parse ``--dest``: an IMAP server URL, or else a location template (:func:`parse_location`).
+
+    ``imap://HOST[:PORT]`` (port 143) and ``imaps://HOST[:PORT]`` (port 993, TLS from the first
+    byte) become ``MailLocation(driver="imap"|"imaps", path=HOST, settings=...)`` with these
+    settings (never expanded per user, except that the login user is the destination user)::
+
+        imap_port          the port
+        imap_ssl           "starttls" (imap://), "imaps" (imaps://), "no" (imap:// + insecure)
+        imap_ssl_verify    "yes", or "no" with ``insecure``
+        imap_ssl_ca_file   ``ca_file``: the CA bundle the server certificate is checked against
+        imap_master_user   ``master_user``: log in as the master user on behalf of each user
+        imap_password_file ``password_file``; without it the password comes from the
+                           ``MAILBEAM_DEST_PASSWORD`` environment variable when logging in
+
+    Security: ``imap://`` means STARTTLS with the certificate and host name verified; a server
+    that does not offer STARTTLS is refused.  Only ``insecure`` allows plaintext IMAP (and turns
+    off certificate verification for ``imaps://``): a password never crosses the network in the
+    clear unless asked for.  Credentials never go in the URL: ``user@``, ``:password@``, a path
+    or a query are rejected (``MailstoreError(PARAMS)``), as are an empty host and a port
+    outside 1-65535.  No file is read here.
+    """
+    scheme = text.partition("://")[0].lower()
+    if scheme not in IMAP_PORTS or "://" not in text:
+        return parse_location(text)
+    if "@" in text:
+        raise _params(
+            f"--dest {scheme}://...: credentials do not go in the URL (the login user is each "
+            "destination user; see --dest-master-user and --dest-password-file)"
+        )
+    match = _IMAP_URL.fullmatch(text)
+    if match is None:
+        raise _params(f"--dest {text!r}: expected {scheme}://HOST[:PORT]")
+    port = int(match["port"]) if match["port"] else IMAP_PORTS[scheme]
+    if not 0 < port < 65536:
+        raise _params(f"--dest {text!r}: port {port} is out of range")
+    host = match["host"]
+    if host.startswith("["):
+        host = host[1:-1]
+    if scheme == "imaps":
+        ssl = "imaps"
+    else:
+        ssl = "no" if insecure else "starttls"
+    settings = {
+        "imap_port": str(port),
+        "imap_ssl": ssl,
+        "imap_ssl_verify": "no" if insecure else "yes",
+    }
+    for key, value in (
+        ("imap_ssl_ca_file", ca_file),
+        ("imap_master_user", master_user),
+        ("imap_password_file", password_file),
+    ):
+        if value is not None and value != "":
+            settings[key] = value
+    return MailLocation(driver=scheme, path=host, settings=tuple(sorted(settings.items())))
 
 
 def _filter(value: str, name: str, where: str) -> str:

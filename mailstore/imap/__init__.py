@@ -11,3 +11,6 @@ from mailstore.imap.source import ImapcSource
 __all__ = ["ImapEndpoint", "ImapError", "ImapSession", "ImapcSource"]
 
 register_source("imapc", ImapcSource)
+
+# The destination half registers itself as "imap" and "imaps".
+import mailstore.imap.destination  # noqa: F401
