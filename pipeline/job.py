@@ -194,6 +194,21 @@ def _check_destination(args: ImportArgs) -> None:
         parse_destination(args.dest, master_user=args.dest_master_user,
                           password_file=args.dest_password_file, insecure=args.dest_insecure,
                           ca_file=args.dest_ca_file)
+        if args.dest_password_file:
+            try:
+                with open(args.dest_password_file, "rb"):
+                    pass
+            except OSError as e:
+                kind = Kind.PERM if isinstance(e, PermissionError) else Kind.NOTFOUND
+                raise MailstoreError(
+                    kind, f"--dest-password-file {args.dest_password_file}: {e.strerror}"
+                ) from e
+        elif not os.environ.get("MAILBEAM_DEST_PASSWORD"):
+            raise MailstoreError(
+                Kind.PARAMS,
+                f"--dest {args.dest}: give the password with --dest-password-file PATH or "
+                "MAILBEAM_DEST_PASSWORD",
+            )
         return
     dest = parse_location(args.dest)
     if dest.driver != "maildir":
