@@ -497,8 +497,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--json", metavar="FILE", help="write the numbers here")
-    ap.add_argument("--format", default="maildir", choices=["maildir", "mbox", "sdbox", "mdbox"],
-                    help="source format: the generated Maildir, or Dovecot's conversion of it")
+    ap.add_argument("--format", default="maildir",
+                    choices=["maildir", "mbox", "sdbox", "mdbox", "imapc"],
+                    help="source format: the generated Maildir, Dovecot's conversion of it, or "
+                    "imapc (the Maildir served by the private Dovecot over IMAP)")
+    ap.add_argument("--dest", default="maildir", choices=["maildir", "imap"],
+                    help="mailbeam's destination: the user's Maildir, or the private Dovecot over "
+                    "IMAP (doveadm import writes the Maildir either way: the baseline)")
     args = ap.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="mailbeam-bench-", dir="/tmp"))
@@ -517,10 +522,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.start()
         server.add_user(DOVEADM_USER)
         mb_user = server.add_user(MAILBEAM_USER)
-        source_location, copy_location, copy = _source_in_format(server, src, args.format)
+        password = work / "password"
+        password.write_text("pw\n")
+        imap_options: list[str] = []
+        if args.format == "imapc":
+            served = server.add_user("bench-imapsrc")
+            shutil.copytree(src.maildir, served.maildir, copy_function=shutil.copy2)
+            server.give_to(served.name, served.home)
+            copy = served.maildir
+            imapc = {"imapc_host": "127.0.0.1", "imapc_port": str(server.imap_port),
+                     "imapc_user": served.name}
+            source_location = copy_location = "imapc:"
+            doveadm_options = [f"-o{k}={v}" for k, v in {**imapc, "imapc_password": "pw"}.items()]
+            imap_options = [f"-p{k}={v}" for k, v in imapc.items()]
+            imap_options.append(f"-pimapc_password_file={password}")
+        else:
+            source_location, copy_location, copy = _source_in_format(server, src, args.format)
+            doveadm_options = []
+        if args.dest == "imap":
+            imap_options += ["--dest", f"imap://127.0.0.1:{server.imap_port}", "--dest-insecure",
+                             "--dest-password-file", str(password)]
 
         doveadm_cmd = [
-            "doveadm", "-c", str(server.config_path),
+            "doveadm", "-c", str(server.config_path), *doveadm_options,
             "import", "-u", DOVEADM_USER, copy_location, "", "ALL",
         ]
         mailbeam_cmd = [
@@ -530,6 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--state-dir", str(work / "state"),
             "--progress", "none",
             "--runner", args.runner,
+            *imap_options,
             source_location, "", "ALL",
         ]
 
@@ -543,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"doveadm import failed ({d.exit_code}):\n{d.output[-3000:]}")
 
         os.sync()
-        warm(tree_files(Path(source_location.split(":")[1])))
+        warm(tree_files(copy if args.format == "imapc" else Path(source_location.split(":")[1])))
         print(f"  {d.seconds:.2f} s; running mailbeam import --runner {args.runner} ...",
               flush=True)
         m = timed("mailbeam", mailbeam_cmd, work, env=_mailbeam_env())
@@ -578,6 +603,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "bytes": src.bytes,
                 "folders": len(src.counts),
                 "runner": args.runner,
+                "format": args.format,
+                "dest": args.dest,
                 "seed": args.seed,
                 "doveadm": {k: v for k, v in asdict(d).items() if k != "output"},
                 "mailbeam": {k: v for k, v in asdict(m).items() if k != "output"},
