@@ -10,14 +10,15 @@ folder it finished.  Inside:
   body it opened stays on the record for the sink);
 * :class:`ReadBodies` fills ``body`` for sources that cannot be re-read cheaply
   (no ``FILE_PER_MSG`` capability); a Maildir body is read once, by the sink;
-* ``WriteSelected`` writes chunks of at most :data:`CHUNK_SIZE` records in
-  source order, then ``selected/<user>/<folder>.done`` naming them, together
-  with the folder's dead letters.
+* ``WriteSelectedChunks`` writes chunk files of at most :data:`CHUNK_SIZE`
+  records as they come (no shuffle of bodies), then ``selected/<user>/<folder>.done``
+  names the chunks, together with the folder's dead letters.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,9 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 import schemas
 from mailstore.driver import Capability
@@ -152,21 +156,41 @@ class ReadBodies(beam.PTransform):
         return records | beam.ParDo(_ReadBodiesFn(self._ctx)).with_outputs(DEAD, main="main")
 
 
-def _chunk_name(fkey: str, position: int) -> str:
-    return f"{fkey}-{position // CHUNK_SIZE:06d}"
+class _WriteChunksFn(beam.DoFn):
+    """Writes selected records as they come, a chunk file per :data:`CHUNK_SIZE` records of a
+    folder (and at the end of each bundle), so bodies never wait in a shuffle.
 
+    A chunk's name carries the bundle's own token: a retried bundle writes new files and the
+    folder's marker lists only the chunks that were reported, so a file left by a failed
+    attempt is never read.
+    """
 
-class _WriteChunkFn(beam.DoFn):
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
 
-    def process(self, element: tuple[tuple[str, str, str], Any]) -> Iterator[Any]:
-        (user_key, fkey, chunk), items = element
-        records = sorted((record for _, record in items), key=lambda r: r["position"])
-        path = self._ctx.path("selected", user_key, f"{chunk}.avro")
-        schemas.write_records(path, "message", records)
+    def start_bundle(self) -> None:
+        self._token = uuid.uuid4().hex[:8]
+        self._buffers: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def process(self, element: tuple[UserTask, str, dict[str, Any]]) -> Iterator[Any]:
+        task, fkey, record = element
+        buffer = self._buffers.setdefault((task.key, fkey), [])
+        buffer.append(record)
+        if len(buffer) >= CHUNK_SIZE:
+            yield self._flush(task.key, fkey)
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for user_key, fkey in list(self._buffers):
+            if self._buffers[(user_key, fkey)]:
+                yield WindowedValue(self._flush(user_key, fkey), MIN_TIMESTAMP, (GlobalWindow(),))
+
+    def _flush(self, user_key: str, fkey: str) -> tuple[tuple[str, str], tuple[str, Any]]:
+        records = sorted(self._buffers.pop((user_key, fkey)), key=lambda r: r["position"])
+        chunk = f"{fkey}-{records[0]['position']:08d}-{self._token}"
+        schemas.write_records(self._ctx.path("selected", user_key, f"{chunk}.avro"), "message",
+                              records)
         size = sum(r["size"] for r in records)
-        yield (user_key, fkey), ("chunk", {"name": chunk, "count": len(records), "bytes": size})
+        return (user_key, fkey), ("chunk", {"name": chunk, "count": len(records), "bytes": size})
 
 
 class _MarkSelectedFn(beam.DoFn):
@@ -242,17 +266,7 @@ class SelectMessages(beam.PTransform):
         records = folders | "ReadMessageCheckpoint" >> beam.ParDo(_ReadCheckpointFn(ctx))
         filtered = records | "FilterByQuery" >> FilterByQuery(ctx)
         bodies = filtered.main | "ReadBodies" >> ReadBodies(ctx)
-        chunks = (
-            bodies.main
-            | "KeyByChunk" >> beam.MapTuple(
-                lambda task, fkey, rec: (
-                    (task.key, fkey, _chunk_name(fkey, rec["position"])),
-                    (task, rec),
-                )
-            )
-            | "GroupChunks" >> beam.GroupByKey()
-            | "WriteSelectedChunks" >> beam.ParDo(_WriteChunkFn(ctx))
-        )
+        chunks = bodies.main | "WriteSelectedChunks" >> beam.ParDo(_WriteChunksFn(ctx))
         dead = (
             (filtered[DEAD], bodies[DEAD])
             | "FlattenFailures" >> beam.Flatten()
