@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -596,6 +596,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(f"verified: {len(got_d)} mailboxes, same message counts in both destinations\n")
 
+        # A converted source may hold fewer messages (mbox: no children under a mailbox file).
+        src = replace(src, messages=sum(got_d.values())) if args.format != "maildir" else src
         print(_fmt_table(src, d, m))
         if args.json:
             data = {
