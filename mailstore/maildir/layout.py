@@ -24,6 +24,7 @@ fs (separator ``/``)::
 
 from __future__ import annotations
 
+import abc
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -74,7 +75,7 @@ def _is_dir(path: str) -> bool:
     return os.path.isdir(path)
 
 
-class MaildirLayout:
+class MaildirLayout(abc.ABC):
     """What both layouts share; subclasses say how a name becomes a directory."""
 
     separator = "."
@@ -110,13 +111,13 @@ class MaildirLayout:
             c if i == 0 and c == "INBOX" else self.encode_component(c) for i, c in enumerate(name)
         )
 
+    @abc.abstractmethod
     def mailbox_dir(self, name: tuple[str, ...]) -> str:
         """The directory holding the mailbox's ``cur/ new/ tmp/``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def control_dir(self, name: tuple[str, ...]) -> str:
         """Where ``dovecot-uidlist`` and ``dovecot-keywords`` live for the mailbox."""
-        raise NotImplementedError
 
     def subscriptions_path(self) -> str:
         """The subscriptions file: under the control path if set, else the root."""
@@ -150,9 +151,9 @@ class MaildirLayout:
                 raise MailstoreError(Kind.PARAMS, f"Invalid mailbox name {shown!r}: too long")
 
     # -- listing ------------------------------------------------------------------------------
+    @abc.abstractmethod
     def list_mailboxes(self) -> list[MailboxDir]:
         """Every selectable mailbox, INBOX first, then by name."""
-        raise NotImplementedError
 
     def _inbox_entry(self) -> list[MailboxDir]:
         path = self.mailbox_dir(("INBOX",))

@@ -15,6 +15,7 @@ Nodes hold only strings, booleans and tuples so that a query pickles.
 
 from __future__ import annotations
 
+import abc
 import enum
 from dataclasses import dataclass
 from typing import ClassVar
@@ -81,14 +82,15 @@ def quote_word(value: str) -> str:
     return f'"{escaped}"'
 
 
-class Node:
+class Node(abc.ABC):
     """Base of all query nodes."""
 
     #: What evaluating this node itself reads (lists take the maximum of their children).
     NEED: ClassVar[Need] = Need.METADATA
 
+    @abc.abstractmethod
     def matches(self, msg: MessageView) -> bool:
-        raise NotImplementedError
+        """Whether the message matches this node."""
 
     def matches_mailbox(self, vname: str, separator: str) -> bool | None:
         """Three-valued: the default is "cannot tell from the name alone"."""
@@ -97,9 +99,9 @@ class Node:
     def need(self) -> Need:
         return self.NEED
 
+    @abc.abstractmethod
     def words(self, quote: bool = False) -> tuple[str, ...]:
         """Argv words that parse back to this node; ``quote`` quotes values for display."""
-        raise NotImplementedError
 
     def children(self) -> tuple[Node, ...]:
         return ()
