@@ -277,3 +277,17 @@ def test_chown_when_root(tmp_path):
     ):
         st = os.stat(path)
         assert (st.st_uid, st.st_gid) == (12345, 23456), path
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_ownership_repaired_after_a_kill_between_mkdir_and_chown(tmp_path):
+    """A run killed right after mkdir left root-owned mailbox directories: the re-run gives them
+    to the user, or Dovecot (running as the user) could not open the mailbox."""
+    root = tmp_path / "M"
+    for sub in ("cur", "new", "tmp"):
+        (root / ".Box" / sub).mkdir(parents=True)
+    d = MaildirDestination(_loc(root), User("bob", uid=12345, gid=23456), EPOCH)
+    assert d.create_mailbox(("Box",)) is False
+    for path in (root / ".Box", root / ".Box" / "cur", root / ".Box" / "maildirfolder"):
+        st = os.stat(path)
+        assert (st.st_uid, st.st_gid) == (12345, 23456), path

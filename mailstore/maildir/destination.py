@@ -123,6 +123,16 @@ class MaildirDestination(MailDestination):
         if uid is not None or gid is not None:
             os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
 
+    def _own(self, path: str) -> None:
+        """Give a directory of the mailbox back to the user if a run was killed between its
+        mkdir and its chown (Dovecot, running as the user, could not read it otherwise)."""
+        uid, gid = self._owner()
+        if uid is None and gid is None:
+            return
+        st = os.stat(path)
+        if (uid is not None and st.st_uid != uid) or (gid is not None and st.st_gid != gid):
+            self._chown(path)
+
     def _makedirs(self, path: str) -> bool:
         """Create ``path`` and missing parents (owned by the user); True if it was created."""
         if os.path.isdir(path):
@@ -153,13 +163,15 @@ class MaildirDestination(MailDestination):
         existed = os.path.isdir(os.path.join(path, "cur") if is_inbox else path)
         try:
             self._makedirs(path)
+            self._own(path)
             for sub in ("cur", "new", "tmp"):
                 self._makedirs(os.path.join(path, sub))
+                self._own(os.path.join(path, sub))
             if isinstance(self.layout, MaildirPlusPlusLayout) and not is_inbox:
                 marker = os.path.join(path, "maildirfolder")
                 if not os.path.exists(marker):
                     os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, _FILE_MODE))
-                    self._chown(marker)
+                self._own(marker)
         except OSError as e:
             raise _os_error(f"Couldn't create mailbox {self._shown(name)}", e) from e
         return not existed
