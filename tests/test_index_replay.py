@@ -44,8 +44,10 @@ def append(*messages: tuple[int, int]) -> bytes:
     return record(0x2 | EXTERNAL, b"".join(struct.pack("<IB3x", u, f) for u, f in messages))
 
 
-def flag_update(uid1: int, uid2: int, add: int = 0, remove: int = 0) -> bytes:
-    return record(0x4, struct.pack("<IIBBBx", uid1, uid2, add, remove, 0))
+def flag_update(uid1: int, uid2: int, add: int = 0, remove: int = 0,
+                external: bool = False) -> bytes:
+    return record(0x4 | (EXTERNAL if external else 0),
+                  struct.pack("<IIBBBx", uid1, uid2, add, remove, 0))
 
 
 def expunge_guid(*uids: int, external: bool = True) -> bytes:
@@ -187,6 +189,7 @@ def test_expunges(tmp_path: Path, records: list[bytes], uids: list[int]) -> None
 def test_flags_mask_keeps_imap_bits_only(tmp_path: Path) -> None:
     d = write(tmp_path, log=log_header() + transaction(append((1, 0xFF))))
     assert read_index(str(d)).records[0].flags == 0x1F
+    assert read_index(str(d)).records[0].dirty
     assert system_flags(0x1F) == {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"}
 
 
@@ -307,6 +310,33 @@ def test_base_file_plus_log_tail(tmp_path: Path) -> None:
                           (7, {"\\Draft"}, ())]
     assert index.keywords == ("old", "$Junk")
     assert index.next_uid == 8
+
+
+def test_dirty_bit_through_base_file_and_log(tmp_path: Path) -> None:
+    """MAIL_INDEX_MAIL_FLAG_DIRTY (0x80) comes from the record byte and FLAG_UPDATEs.
+
+    What mbox sync writes (``mbox_sync_update_index``): ``mail_index_update_flags`` with
+    MODIFY_REPLACE logs ``add = flags, remove = ~flags & 0x1f`` -- so a replace never clears
+    DIRTY -- and MODIFY_ADD/REMOVE of 0x80 alone when only the dirty state changed.
+    """
+    base = index_file([(1, 0x88), (2, 0x08), (3, 0x82), (5, 0x01)], next_uid=6, log_seq=1,
+                      head_offset=len(BASE_LOG))
+    tail = transaction(
+        flag_update(1, 1, remove=0x80, external=True),             # undirtied, flags kept
+        flag_update(2, 2, add=0x82, remove=0x1D, external=True),   # replace, now dirty
+        flag_update(3, 3, add=0x01, remove=0x1E, external=True),   # replace: still dirty
+        append((7, 0x88)),                                         # appended dirty
+        flag_update(5, 5, add=0x80),                               # added alone
+        flag_update(5, 5, remove=0x80),                            # and removed again
+    )
+    d = write(tmp_path, index=base, log=BASE_LOG + tail)
+    got = [(r.uid, r.flags, r.dirty) for r in read_index(str(d)).records]
+    assert got == [(1, 0x08, False), (2, 0x02, True), (3, 0x01, True), (5, 0x01, False),
+                   (7, 0x08, True)]
+    # the base file alone (its head offset at the end of the log): the record bytes' bit
+    d2 = write(tmp_path / "base-only", index=base, log=BASE_LOG)
+    got = [(r.uid, r.flags, r.dirty) for r in read_index(str(d2)).records]
+    assert got == [(1, 0x08, True), (2, 0x08, False), (3, 0x02, True), (5, 0x01, False)]
 
 
 def test_base_file_without_log_is_used_with_a_warning(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ mailbeam run must write nothing.
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,67 @@ def test_recent_query(dovecot: DovecotServer, tmp_path: Path) -> None:
     (root / "Old").write_bytes(head + b"Subject: old\nStatus: RO\n\nold\n")
     expected = _compare(dovecot, root, tmp_path / "state", ("RECENT",))
     assert [len(v) for v in expected["mailboxes"].values()] == [2]
+
+
+def _set_header(data: bytes, uid: int, name: bytes, value: bytes, *, pad: bool = False) -> bytes:
+    """``data`` with the ``name:`` line of the message whose ``X-UID`` is ``uid`` replaced, or
+    added after X-UID (Dovecot writes Status, X-Status and X-Keywords after X-UID); ``pad``
+    fills the new value with spaces to the old one's length."""
+    start = data.index(b"\nX-UID: %d\n" % uid)
+    end = data.index(b"\n\n", start)
+    line = data.find(b"\n" + name + b": ", start, end) + 1
+    if line == 0:
+        line = line_end = start + len(b"\nX-UID: %d\n" % uid)
+        value += b"\n"
+    else:
+        line_end = data.index(b"\n", line)
+        if pad:
+            value = value.ljust(line_end - line - len(name) - 2)
+    return data[:line] + name + b": " + value + data[line_end:]
+
+
+@pytest.mark.parametrize("same_stat", [False, True], ids=["file-changed", "same-size-and-mtime"])
+def test_file_edited_after_dovecot_synced(dovecot: DovecotServer, tmp_path: Path,
+                                          same_stat: bool) -> None:
+    """Another MUA rewrote Status/X-Status/X-Keywords after Dovecot's last sync.
+
+    The index still has the old flags, but only message 2's record is DIRTY (changed by
+    ``doveadm flags`` on a read-only file).  Dovecot's sync prefers the file's headers except
+    for dirty records (``mbox_sync_update_flags``).  With the file's size and mtime unchanged
+    ``doveadm import`` still reads it: the GUID of the first message forces a full resync.
+    """
+    corpus = make_corpus(tmp_path / "src", ["owner"], seed=31)
+    source = dovecot_source(dovecot, "mbox", corpus["owner"]["maildir"], change_flags=False)
+    inbox = source.root / "inbox"
+    inbox.chmod(0o444)
+    source.doveadm(dovecot, "flags add", "\\Flagged $Later", "mailbox", "INBOX", "2")
+    inbox.chmod(0o600)
+    data = inbox.read_bytes()
+    st = inbox.stat()
+    if same_stat:
+        edited = _set_header(data, 4, b"X-Status", b"A", pad=True)
+        edited = _set_header(edited, 2, b"X-Keywords", b"$Junk", pad=True)
+    else:
+        edited = _set_header(data, 1, b"X-Status", b"AF")
+        edited = _set_header(edited, 4, b"Status", b"R")
+        edited = _set_header(edited, 4, b"X-Status", b"D")
+        edited = _set_header(edited, 5, b"X-Keywords", b"$Forwarded")
+        edited = _set_header(edited, 2, b"X-Status", b"D")
+        edited = _set_header(edited, 2, b"X-Keywords", b"")
+    assert (len(edited) == len(data)) == same_stat
+    inbox.write_bytes(edited)
+    if same_stat:
+        os.utime(inbox, ns=(st.st_atime_ns, st.st_mtime_ns))
+    else:
+        os.utime(inbox, (st.st_atime + 5, st.st_mtime + 5))
+
+    expected = _compare(dovecot, source.root, tmp_path / "state")
+    flags = [set(m.flags) - {"\\Recent"} for m in expected["mailboxes"]["INBOX"][:5]]
+    # message 2 is dirty: the index's flags and keywords, whatever its headers say now
+    assert {"\\Flagged", "$Later"} <= flags[1] and "\\Deleted" not in flags[1]
+    if same_stat:
+        assert "\\Answered" in flags[3] and "\\Draft" not in flags[3]
+    else:
+        assert {"\\Answered", "\\Flagged"} <= flags[0]
+        assert flags[3] == {"\\Seen", "\\Deleted"}
+        assert "project-x" not in flags[4] and "$Forwarded" in flags[4]

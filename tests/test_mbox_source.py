@@ -96,10 +96,10 @@ def test_index_dir(location: str, name: tuple[str, ...], expected: str | None) -
     assert MboxLayout(parse_location(location)).index_dir(name) == expected
 
 
-def _record(uid: int, flags: int, keywords: tuple[str, ...], offset: int | None = None
-            ) -> IndexRecord:
+def _record(uid: int, flags: int, keywords: tuple[str, ...], offset: int | None = None,
+            *, dirty: bool = True) -> IndexRecord:
     ext = {"mbox": struct.pack("<Q", offset)} if offset is not None else {}
-    return IndexRecord(uid=uid, flags=flags, keywords=keywords, extensions=ext)
+    return IndexRecord(uid=uid, flags=flags, keywords=keywords, extensions=ext, dirty=dirty)
 
 
 def _index(records: list[IndexRecord], next_uid: int, first_recent: int) -> MailIndex:
@@ -111,7 +111,7 @@ def _raws(data: bytes) -> list[RawMessage]:
     return list(iter_raw_messages(io.BytesIO(data), len(data), "mem"))
 
 
-def test_index_flags_win() -> None:
+def test_dirty_index_flags_win() -> None:
     data = (FROM + b"X-IMAPbase: 7 0000000003\nX-UID: 1\nStatus: R\n\n1\n\n"
             + FROM + b"X-UID: 2\nX-Keywords: $Later\n\n2\n\n"
             + FROM + b"X-UID: 3\n\n3\n\n" + FROM + b"\n4\n")
@@ -119,10 +119,28 @@ def test_index_flags_win() -> None:
                    first_recent=3)
     mails = list(sync_messages(_raws(data), index))
     assert [(m.uid, sorted(m.flags), m.keywords, m.recent) for m in mails] == [
-        (1, ["\\Flagged"], ("Idx",), False),  # the index record wins over Status: R
+        (1, ["\\Flagged"], ("Idx",), False),  # the dirty record wins over Status: R
         (4, [], ("$Later",), True),  # X-UID 2 is below the index's next UID but not in it:
         (5, [], (), True),           # renumbered, and so is every later message
         (6, [], (), True),
+    ]
+
+
+FILE_EDITED = (FROM + b"X-IMAPbase: 7 0000000004 $Later Idx\nX-UID: 1\nStatus: RO\n"
+               b"X-Keywords: $Later\n\n1\n\n"
+               + FROM + b"X-UID: 2\nStatus: O\nX-Status: AF\n\n2\n\n"
+               + FROM + b"X-UID: 3\nStatus: O\nX-Keywords: Idx\n\n3\n")
+
+
+def test_file_flags_win_over_a_clean_record() -> None:
+    """Non-dirty records are what Dovecot last read from the file: the file is newer."""
+    index = _index([_record(1, 0x02, ("Idx",), dirty=False), _record(2, 0x08, (), dirty=False),
+                    _record(3, 0x10, ("$Later",), dirty=True)], next_uid=4, first_recent=4)
+    mails = list(sync_messages(_raws(FILE_EDITED), index))
+    assert [(m.uid, sorted(m.flags), m.keywords) for m in mails] == [
+        (1, ["\\Seen"], ("$Later",)),
+        (2, ["\\Answered", "\\Flagged"], ()),
+        (3, ["\\Draft"], ("$Later",)),  # dirty: flags and keywords from the index
     ]
 
 

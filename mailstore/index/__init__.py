@@ -21,6 +21,7 @@ from __future__ import annotations
 from mailstore.index.model import (
     FLAG_ANSWERED,
     FLAG_DELETED,
+    FLAG_DIRTY,
     FLAG_DRAFT,
     FLAG_FLAGGED,
     FLAG_SEEN,
@@ -33,6 +34,7 @@ from mailstore.index.reader import read_index
 __all__ = [
     "FLAG_ANSWERED",
     "FLAG_DELETED",
+    "FLAG_DIRTY",
     "FLAG_DRAFT",
     "FLAG_FLAGGED",
     "FLAG_SEEN",

@@ -10,7 +10,8 @@ Both are plain frozen values with no reference to the files they came from::
               header_extensions={"dbox-hdr": b"...", "keywords": b"..."})
 
 Flag bits are Dovecot's ``enum mail_flags`` (``lib-mail/mail-types.h``); only the low five bits
-are IMAP flags, :func:`system_flags` names them.
+are IMAP flags, :func:`system_flags` names them.  Of the record's internal bits only
+``MAIL_INDEX_MAIL_FLAG_DIRTY`` (0x80) is kept, as :attr:`IndexRecord.dirty`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "FLAG_ANSWERED",
     "FLAG_DELETED",
+    "FLAG_DIRTY",
     "FLAG_DRAFT",
     "FLAG_FLAGGED",
     "FLAG_SEEN",
@@ -35,6 +37,9 @@ FLAG_FLAGGED = 0x02
 FLAG_DELETED = 0x04
 FLAG_SEEN = 0x08
 FLAG_DRAFT = 0x10
+#: ``MAIL_INDEX_MAIL_FLAG_DIRTY``: the flags and keywords changed in the index but were not yet
+#: written to the mailbox itself (mbox with ``mbox_lazy_writes`` or a read-only file).
+FLAG_DIRTY = 0x80
 #: The bits of a record's flag byte that are IMAP system flags (0x20 is the old \\Recent,
 #: 0x40 BACKEND and 0x80 DIRTY are Dovecot-internal).
 IMAP_FLAGS_MASK = 0x1F
@@ -66,12 +71,17 @@ class IndexRecord:
     map index, ``"guid"``, ``"modseq"``, ``"cache"``, ``"keywords"`` (the raw bitmask).
     ``"modseq"`` is as the base file has it: the log carries no record updates for it and the
     running modseq of reference §3 step 8 is not replayed.
+
+    ``dirty`` is the record's ``MAIL_INDEX_MAIL_FLAG_DIRTY`` bit (0x80 of the flag byte, set and
+    cleared in the log by FLAG_UPDATE records like any other bit; an IMAP-flag "replace" leaves
+    it alone).  Only mbox uses it: a dirty record's flags and keywords are newer than the file's.
     """
 
     uid: int
     flags: int
     keywords: tuple[str, ...]
     extensions: Mapping[str, bytes] = field(default_factory=dict)
+    dirty: bool = False
 
 
 @dataclass(frozen=True)

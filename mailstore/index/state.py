@@ -12,7 +12,7 @@ import bisect
 import struct
 from dataclasses import dataclass, field
 
-from mailstore.index.model import IMAP_FLAGS_MASK, IndexRecord, MailIndex
+from mailstore.index.model import FLAG_DIRTY, IMAP_FLAGS_MASK, IndexRecord, MailIndex
 
 __all__ = ["BASE_HEADER_SIZE", "Extension", "IndexState", "keywords_header", "keywords_record_size"]
 
@@ -177,6 +177,7 @@ class IndexState:
                     flags=flags & IMAP_FLAGS_MASK,
                     keywords=names,
                     extensions={e.name: e.record(uid) for e in with_records},
+                    dirty=bool(flags & FLAG_DIRTY),
                 )
             )
         return MailIndex(

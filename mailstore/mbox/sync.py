@@ -16,17 +16,30 @@ taken in file order:
 * ``\Recent``: a message is recent when no message at or after it has ``O`` (and, with an
   index, its UID is at least the index's ``first_recent_uid``).
 
-**The index.**  With ``mbox_lazy_writes=yes`` (the default) Dovecot may keep flag changes only in
-``dovecot.index(.log)`` until a later write sync; ``doveadm import`` then imports the index's
-flags [obs 2.3.19: IMAP STORE, imap process killed before it closed the mailbox].  A message is
-matched to its index record by UID -- records below it count as expunged, an X-UID the index
-does not know below its ``next_uid`` is broken -- or, without an X-UID, by the offset of its
-separator in the record's ``mbox`` extension (Dovecot uses a header MD5 there; with the file
-unchanged the offset is the same).  A matched record's flags and keywords win over the headers.
-(Dovecot lets them win only while the record is DIRTY; a non-dirty record whose message was later
-edited by another MUA would show the file's flags -- an index reader that masks the DIRTY bit
-cannot tell, so we take the index.)  The index's ``next_uid`` seeds UID assignment and its
-keywords are declared names.
+**The index.**  A message is matched to its index record by UID -- records below it count as
+expunged, an X-UID the index does not know below its ``next_uid`` is broken -- or, without an
+X-UID, by the offset of its separator in the record's ``mbox`` extension (Dovecot uses a header
+MD5 there; with the file unchanged the offset is the same).  The index's ``next_uid`` seeds UID
+assignment and its keywords are declared names.  Whose flags count follows
+``mbox_sync_update_flags()`` / ``mbox_sync_get_dirty_flags()``:
+
+* a matched record marked DIRTY (``MAIL_INDEX_MAIL_FLAG_DIRTY``: changed in the index but not
+  yet written to the file -- ``mbox_lazy_writes=yes``, the default, or a read-only file) gives
+  the message its flags *and* its keywords [obs 2.3.19: ``doveadm flags`` on a read-only mbox];
+* any other message keeps the flags and keywords of its ``Status``/``X-Status``/``X-Keywords``
+  headers, even if its (non-dirty) record says otherwise: another MUA may have edited the file
+  since Dovecot's last sync, and Dovecot's sync writes the file's flags into the index.
+
+``doveadm import`` reads the file like this even when its size and mtime still match the index's
+``mbox`` header (where ``mbox_sync_has_changed()`` alone would skip reading it): the first
+message's GUID, which mbox takes from a header MD5 it does not store for mail with X-UIDs,
+forces a full read (``mbox_mail_get_special()`` -> ``mbox_sync(FORCE_SYNC | READONLY)``)
+[obs 2.3.19].
+
+Not replayed: non-external flag/keyword changes still waiting in the log after the mailbox-sync
+(tail) offset -- a process that died between committing a STORE and syncing the mbox.  Dovecot's
+next sync applies them on top of the file's flags (``index_sync_changes_apply()``); here they
+count only for a dirty record.
 """
 
 from __future__ import annotations
@@ -170,7 +183,7 @@ class _Sync:
             self.next_uid += 1
             self.pos = len(self.records)
         self.prev_uid = uid
-        if rec is not None:
+        if rec is not None and rec.dirty:
             return MboxMail(raw, uid, _index_flags(rec.flags), tuple(rec.keywords), False), old
         return MboxMail(raw, uid, frozenset(flags), tuple(keywords or ()), False), old
 
