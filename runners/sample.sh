@@ -41,5 +41,6 @@ code=$?
 set -e
 job=$(ls "$out/state")
 cat "$out/state/$job/report.json"
+echo
 echo "sample: exit code $code; restored mail is under $out/home/<user>/Maildir"
 exit $code
