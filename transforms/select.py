@@ -110,6 +110,12 @@ class _FilterByQueryFn(beam.DoFn):
 
 
 class _ReadBodiesFn(beam.DoFn):
+    """Reads bodies in batches of a folder (one IMAP FETCH for many messages), flushed when a
+    batch is full and at the end of each bundle."""
+
+    BATCH_MESSAGES = 200
+    BATCH_BYTES = 16 << 20
+
     def __init__(self, ctx: JobContext) -> None:
         self._ctx = ctx
         self._read = Metrics.counter("mailbeam", "bodies_checkpointed")
@@ -120,18 +126,55 @@ class _ReadBodiesFn(beam.DoFn):
     def teardown(self) -> None:
         self._sources.close()
 
+    def start_bundle(self) -> None:
+        self._pending: dict[tuple[str, str], list[tuple[UserTask, str, dict[str, Any]]]] = {}
+        self._sizes: dict[tuple[str, str], int] = {}
+
     def process(self, element: tuple[UserTask, str, dict[str, Any]]) -> Iterator[Any]:
         task, fkey, record = element
         source = self._sources.get(task)
-        if record["body"] is None and not source.capabilities & Capability.FILE_PER_MSG:
-            try:
-                body = source.read_message(folder_of(record), meta_of(record))
-            except (MailstoreError, OSError) as e:
-                yield pvalue.TaggedOutput(DEAD, (task, fkey, record, e))
-                return
-            record = {**record, "body": body}
+        if record["body"] is not None or source.capabilities & Capability.FILE_PER_MSG:
+            yield element
+            return
+        key = (task.key, fkey)
+        self._pending.setdefault(key, []).append(element)
+        self._sizes[key] = self._sizes.get(key, 0) + record["size"]
+        if len(self._pending[key]) >= self.BATCH_MESSAGES or self._sizes[key] >= self.BATCH_BYTES:
+            yield from self._flush(key)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        for key in list(self._pending):
+            for out in self._flush(key):
+                if isinstance(out, pvalue.TaggedOutput):
+                    yield pvalue.TaggedOutput(out.tag, _windowed(out.value))
+                else:
+                    yield _windowed(out)
+
+    def _flush(self, key: tuple[str, str]) -> Iterator[Any]:
+        batch = self._pending.pop(key)
+        self._sizes.pop(key, None)
+        task, fkey, first = batch[0]
+        source = self._sources.get(task)
+        folder = folder_of(first)
+        try:
+            bodies = source.read_messages(folder, [meta_of(r) for _, _, r in batch])
+        except (MailstoreError, OSError):
+            bodies = {}  # the batch failed as a whole: each message below says why
+        for _, _, record in batch:
+            body = bodies.get(record["source_key"])
+            if body is None:
+                try:
+                    body = source.read_message(folder, meta_of(record))
+                except (MailstoreError, OSError) as e:
+                    yield pvalue.TaggedOutput(DEAD, (task, fkey, record, e))
+                    continue
             self._read.inc()
-        yield task, fkey, record
+            yield task, fkey, {**record, "body": body}
+
+
+def _windowed(value: Any) -> WindowedValue:
+    """An output of ``finish_bundle`` (in the global window, as everything here)."""
+    return WindowedValue(value, MIN_TIMESTAMP, (GlobalWindow(),))
 
 
 class FilterByQuery(beam.PTransform):
@@ -182,7 +225,7 @@ class _WriteChunksFn(beam.DoFn):
     def finish_bundle(self) -> Iterator[WindowedValue]:
         for user_key, fkey in list(self._buffers):
             if self._buffers[(user_key, fkey)]:
-                yield WindowedValue(self._flush(user_key, fkey), MIN_TIMESTAMP, (GlobalWindow(),))
+                yield _windowed(self._flush(user_key, fkey))
 
     def _flush(self, user_key: str, fkey: str) -> tuple[tuple[str, str], tuple[str, Any]]:
         records = sorted(self._buffers.pop((user_key, fkey)), key=lambda r: r["position"])
