@@ -35,7 +35,6 @@ UIDVALIDITY is, and independent of whether the index could be read.
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -46,6 +45,7 @@ from mailstore.driver import Capability, Folder, MailSource, MessageMeta
 from mailstore.errors import Kind, MailstoreError
 from mailstore.index import MailIndex, read_index, system_flags
 from mailstore.maildir.subscriptions import read_subscriptions
+from mailstore.sourcedir import scan_dir
 
 if TYPE_CHECKING:
     from mailstore.location import MailLocation
@@ -76,17 +76,9 @@ def scan_uid_files(*directories: str | None) -> dict[int, str]:
     """``uid -> path`` of the ``u.*`` files in the directories; the first directory wins."""
     found: dict[int, str] = {}
     for directory in directories:
-        if directory is None:
+        entries = None if directory is None else scan_dir(directory)
+        if entries is None:
             continue
-        try:
-            entries = list(os.scandir(directory))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        except OSError as e:
-            raise MailstoreError(
-                Kind.PERM if e.errno in (errno.EACCES, errno.EPERM) else Kind.INVALIDDATA,
-                f"cannot list {directory}: {e.strerror}",
-            ) from e
         for entry in entries:
             uid = _uid_of(entry.name)
             if uid is not None and uid not in found:

@@ -36,6 +36,7 @@ from mailstore.maildir.keywords import keywords_for_letters, read_keywords
 from mailstore.maildir.layout import layout_for, normalize_name
 from mailstore.maildir.subscriptions import read_subscriptions
 from mailstore.maildir.uidlist import Uidlist, read_uidlist
+from mailstore.sourcedir import scan_dir
 
 if TYPE_CHECKING:
     from mailstore.location import MailLocation
@@ -58,15 +59,9 @@ def _scan(mailbox_dir: str) -> list[_File]:
     files: list[_File] = []
     for subdir in _MESSAGE_DIRS:
         directory = os.path.join(mailbox_dir, subdir)
-        try:
-            entries = list(os.scandir(directory))
-        except (FileNotFoundError, NotADirectoryError):
+        entries = scan_dir(directory)
+        if entries is None:
             continue
-        except OSError as e:
-            raise MailstoreError(
-                Kind.PERM if e.errno in (errno.EACCES, errno.EPERM) else Kind.INVALIDDATA,
-                f"cannot list {directory}: {e.strerror}",
-            ) from e
         for entry in entries:
             if entry.name.startswith("."):
                 continue

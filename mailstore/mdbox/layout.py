@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 
 from mailstore.dbox.layout import DboxLayout
-from mailstore.errors import Kind, MailstoreError
+from mailstore.sourcedir import scan_dir
 
 __all__ = ["MAP_INDEX_PREFIX", "MdboxLayout"]
 
@@ -66,17 +66,7 @@ class MdboxLayout(DboxLayout):
     def has_message_files(self) -> bool:
         """Whether any ``m.*`` file exists in primary or alternate storage."""
         for directory in (self.storage_dir, self.alt_storage_dir):
-            if directory is None:
-                continue
-            try:
-                with os.scandir(directory) as entries:
-                    if any(e.name.startswith(_MESSAGE_FILE_PREFIX) for e in entries):
-                        return True
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                raise MailstoreError(
-                    Kind.PERM if isinstance(e, PermissionError) else Kind.INVALIDDATA,
-                    f"cannot list {directory}: {e.strerror}",
-                ) from e
+            entries = None if directory is None else scan_dir(directory)
+            if entries and any(e.name.startswith(_MESSAGE_FILE_PREFIX) for e in entries):
+                return True
         return False

@@ -124,10 +124,21 @@ class All(Node):
 
 
 @dataclass(frozen=True)
-class And(Node):
-    """Implicit AND of a list (the top level, or ``( … )``)."""
+class _List(Node):
+    """A list of search keys (And, Or): needs what its items need."""
 
     items: tuple[Node, ...]
+
+    def need(self) -> Need:
+        return max((item.need() for item in self.items), default=Need.MAILBOX)
+
+    def children(self) -> tuple[Node, ...]:
+        return self.items
+
+
+@dataclass(frozen=True)
+class And(_List):
+    """Implicit AND of a list (the top level, or ``( … )``)."""
 
     def matches(self, msg: MessageView) -> bool:
         return all(item.matches(msg) for item in self.items)
@@ -142,12 +153,6 @@ class And(Node):
                 result = None
         return result
 
-    def need(self) -> Need:
-        return max((item.need() for item in self.items), default=Need.MAILBOX)
-
-    def children(self) -> tuple[Node, ...]:
-        return self.items
-
     def words(self, quote: bool = False) -> tuple[str, ...]:
         out: list[str] = []
         for item in self.items:
@@ -156,10 +161,8 @@ class And(Node):
 
 
 @dataclass(frozen=True)
-class Or(Node):
+class Or(_List):
     """A list that contained ``OR``: any item matches."""
-
-    items: tuple[Node, ...]
 
     def matches(self, msg: MessageView) -> bool:
         return any(item.matches(msg) for item in self.items)
@@ -173,12 +176,6 @@ class Or(Node):
             if value is None:
                 result = None
         return result
-
-    def need(self) -> Need:
-        return max((item.need() for item in self.items), default=Need.MAILBOX)
-
-    def children(self) -> tuple[Node, ...]:
-        return self.items
 
     def words(self, quote: bool = False) -> tuple[str, ...]:
         out: list[str] = []
